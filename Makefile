@@ -1,0 +1,57 @@
+# Two commands do all set-up: `make dev` runs the whole stack, `make test` runs every check.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+RUN := $(UV) run --no-sync
+ALEMBIC_CONFIGS := services/auth/alembic.ini services/activity/alembic.ini
+
+.PHONY: help install services env database migrate seed dev test lint fmt typecheck pytest bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+install: ## Install uv if missing, then the locked dependencies of every package
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	$(UV) sync --locked
+
+services: ## Make sure PostgreSQL and Redis answer (start them where installed)
+	@./scripts/ensure-services.sh
+
+env:
+	@[ -f .env ] || { cp .env.example .env && echo "created .env from .env.example"; }
+
+database: install services env
+	@$(RUN) python scripts/ensure_database.py
+
+migrate: database ## Apply every service's migrations
+	@for config in $(ALEMBIC_CONFIGS); do $(RUN) alembic -c $$config upgrade head || exit 1; done
+
+seed: migrate ## Seed roles, permissions and the signing key (idempotent)
+	$(RUN) python -m auth_service.cli seed
+
+dev: seed ## Run the whole stack: services, Celery worker and beat, Flower (:5555)
+	@mkdir -p var/log
+	$(RUN) honcho -f Procfile.dev start
+
+test: install services lint typecheck pytest ## Everything CI checks: lint, types, tests
+
+lint: ## ruff check and ruff format --check
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+fmt: ## Format and auto-fix
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+typecheck: ## mypy --strict over the workspace
+	$(RUN) mypy .
+
+pytest: ## The test suite (real PostgreSQL and Redis; a fresh database per run)
+	$(RUN) pytest
+
+bench: install services ## Benchmarks; results go to bench/RESULTS.md
+	$(RUN) python -m bench
+
+clean: ## Remove caches and local run files
+	rm -rf .mypy_cache .ruff_cache .pytest_cache var

@@ -1,0 +1,125 @@
+"""Each benchmark's own world: a fresh database (migrated, dropped at the end), a Redis key
+prefix of its own (its keys deleted at the end) and a scratch directory for server logs.
+
+Nothing is shared with the test suite or a developer's stack, so a benchmark can run while
+another engineer runs the tests, and leaves nothing behind even when it fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from bench.servers import REPO_ROOT, production_env
+
+ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+ALEMBIC_CONFIGS = ("services/auth/alembic.ini",)
+
+
+class EnvironmentFailed(RuntimeError):
+    """PostgreSQL or Redis is not usable, or a migration failed."""
+
+
+@dataclass(frozen=True, slots=True)
+class BenchEnvironment:
+    run_id: str
+    database_name: str
+    database_url: str
+    redis_url: str
+    redis_prefix: str
+    workdir: Path
+
+    def server_env(self, **overrides: str) -> dict[str, str]:
+        """Production-like settings for a server of this run, plus `overrides`."""
+        env = production_env(
+            database_url=self.database_url, redis_url=self.redis_url, redis_prefix=self.redis_prefix
+        )
+        env.update({key.upper(): value for key, value in overrides.items()})
+        return env
+
+
+def _database_url(name: str) -> str:
+    base, _, _ = ADMIN_URL.rpartition("/")
+    return f"{base}/{name}".replace("postgresql://", "postgresql+asyncpg://", 1)
+
+
+async def _admin(sql: str) -> None:
+    try:
+        connection = await asyncpg.connect(ADMIN_URL)
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise EnvironmentFailed(f"PostgreSQL at {ADMIN_URL} is not usable: {exc!r}") from exc
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+def _migrate(database_url: str) -> None:
+    for config in ALEMBIC_CONFIGS:
+        done = subprocess.run(  # noqa: S603 (our own interpreter and arguments)
+            [sys.executable, "-m", "alembic", "-c", config, "upgrade", "head"],
+            cwd=REPO_ROOT,
+            env={**os.environ, "DATABASE_URL": database_url},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise EnvironmentFailed(f"alembic -c {config} upgrade head failed:\n{done.stderr}")
+
+
+async def _delete_keys(prefix: str) -> None:
+    client = Redis.from_url(REDIS_URL)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*", count=1000)]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
+async def _check_redis() -> None:
+    client = Redis.from_url(REDIS_URL, socket_connect_timeout=2.0)
+    try:
+        await client.ping()
+    except (OSError, RedisError) as exc:
+        raise EnvironmentFailed(f"Redis at {REDIS_URL} is not usable: {exc!r}") from exc
+    finally:
+        await client.aclose()
+
+
+@asynccontextmanager
+async def bench_environment() -> AsyncIterator[BenchEnvironment]:
+    run_id = secrets.token_hex(5)
+    name = f"bench_{run_id}"
+    await _check_redis()
+    await _admin(f'CREATE DATABASE "{name}"')
+    prefix = f"bench:{run_id}:"
+    try:
+        database_url = _database_url(name)
+        await asyncio.to_thread(_migrate, database_url)
+        with tempfile.TemporaryDirectory(prefix=f"bench-{run_id}-") as workdir:
+            yield BenchEnvironment(
+                run_id=run_id,
+                database_name=name,
+                database_url=database_url,
+                redis_url=REDIS_URL,
+                redis_prefix=prefix,
+                workdir=Path(workdir),
+            )
+    finally:
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await _delete_keys(prefix)

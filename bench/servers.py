@@ -1,0 +1,156 @@
+"""Real uvicorn server processes on free loopback ports, configured like production.
+
+Settings (stated in RESULTS.md): ENVIRONMENT=production, so the settings class runs its
+production checks (a random 48-character SECRET_KEY, TRUSTED_HOSTS limited to loopback,
+MAIL_BACKEND=smtp) and logs are JSON lines; one worker; uvloop and httptools named explicitly
+so a run does not silently fall back to the pure-Python loop or parser; uvicorn's access log
+and ours (ACCESS_LOG=false) off, because a log line per request measures the log pipe, not
+the service. Metrics, security headers, request ids and TrustedHost stay on as in production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+START_TIMEOUT_SECONDS = 60.0
+STOP_TIMEOUT_SECONDS = 10.0
+
+
+class ServerFailed(RuntimeError):
+    """The server process exited or did not answer /health in time."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def production_env(*, database_url: str, redis_url: str, redis_prefix: str) -> dict[str, str]:
+    """The environment every benched server gets, on top of the caller's."""
+    return {
+        "ENVIRONMENT": "production",
+        "SECRET_KEY": secrets.token_urlsafe(36),
+        "TRUSTED_HOSTS": "127.0.0.1,localhost",
+        "MAIL_BACKEND": "smtp",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "REDIS_KEY_PREFIX": redis_prefix,
+        "ACCESS_LOG": "false",
+        "LOG_LEVEL": "INFO",
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    name: str
+    pid: int
+    port: int
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def host_header(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+def _command(factory: str, port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        factory,
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+    ]
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+async def _wait_ready(process: asyncio.subprocess.Process, url: str, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            if process.returncode is not None:
+                raise ServerFailed(f"server exited with {process.returncode}:\n{_tail(log)}")
+            try:
+                if (await client.get(f"{url}/health")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise ServerFailed(f"server did not answer {url}/health in time:\n{_tail(log)}")
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is not None:
+        return
+    process.terminate()
+    try:
+        await asyncio.wait_for(process.wait(), STOP_TIMEOUT_SECONDS)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+
+
+@asynccontextmanager
+async def run_server(
+    name: str, factory: str, env: Mapping[str, str], *, workdir: Path
+) -> AsyncIterator[Server]:
+    """Start `uvicorn <factory> --factory` with `env` and stop it when the block exits.
+
+    The process runs in `workdir`, not the repository, so a developer's `.env` cannot change
+    the settings being measured; PYTHONPATH lets it import `bench` for the bench-only app.
+    """
+    log = workdir / f"{name}.log"
+    port = free_port()
+    pythonpath = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+    with log.open("wb") as log_file:
+        process = await asyncio.create_subprocess_exec(
+            *_command(factory, port),
+            cwd=workdir,
+            env={**os.environ, **env, "PYTHONPATH": pythonpath},
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    server = Server(name=name, pid=process.pid, port=port, log=log)
+    try:
+        await _wait_ready(process, server.url, log)
+        yield server
+    finally:
+        await _stop(process)
+        if process.returncode not in (0, -signal.SIGTERM):
+            sys.stderr.write(f"{name} server exited with {process.returncode}:\n{_tail(log)}\n")

@@ -1,0 +1,170 @@
+"""The application factory every service calls: one place that wires settings, database, Redis,
+token verification, middleware, error handlers, health, metrics and docs.
+
+A service's `main.py` passes its routers and, if it needs one, its own lifespan for start-up work
+that runs after the shared resources exist (seeding, background tasks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
+from prometheus_client import CollectorRegistry
+
+from common.audit import OutboxMixin, OutboxRelay, RelayMetrics
+from common.db.session import Database
+from common.error_handlers import UnhandledErrorMiddleware, install_error_handlers
+from common.health import router as health_router
+from common.logging import configure_logging
+from common.metrics import HttpMetrics, MetricsMiddleware, metrics_router
+from common.middleware import (
+    REQUEST_ID_HEADER,
+    BodySizeLimitMiddleware,
+    RequestContextMiddleware,
+    SecurityHeadersMiddleware,
+    TrustedHostMiddleware,
+)
+from common.redis import KeySpace, create_redis
+from common.security.jwks import JwksSource, TokenVerifier, http_jwks_source
+from common.settings import ServiceSettings
+
+RELAY_STOP_TIMEOUT = 10.0
+ServiceLifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+JwksSourceFactory = Callable[[FastAPI], JwksSource]
+
+
+def _relay(app: FastAPI, settings: ServiceSettings, outbox: type[OutboxMixin]) -> OutboxRelay:
+    registry = getattr(app.state, "metrics_registry", None)
+    return OutboxRelay(
+        engine=app.state.database.engine,
+        outbox=outbox,
+        redis=app.state.redis,
+        stream=KeySpace(settings.redis_key_prefix).key(settings.audit_stream),
+        maxlen=settings.audit_stream_maxlen,
+        batch_size=settings.audit_relay_batch_size,
+        idle_interval=settings.audit_relay_idle_interval,
+        max_backoff=settings.audit_relay_max_backoff,
+        metrics=RelayMetrics(registry) if registry is not None else None,
+    )
+
+
+async def _stop(relay: OutboxRelay, task: asyncio.Task[None]) -> None:
+    """Let the relay finish its batch; cancel it only if that takes unreasonably long."""
+    relay.stop()
+    try:
+        await asyncio.wait_for(asyncio.shield(task), timeout=RELAY_STOP_TIMEOUT)
+    except TimeoutError:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str,
+    version: str = "0.1.0",
+    routers: Sequence[APIRouter] = (),
+    root_routers: Sequence[APIRouter] = (),
+    lifespan: ServiceLifespan | None = None,
+    jwks_source: JwksSourceFactory | None = None,
+    outbox: type[OutboxMixin] | None = None,
+    openapi_tags: list[dict[str, Any]] | None = None,
+) -> FastAPI:
+    """`outbox`: the service's audit outbox table; its relay then runs in the lifespan unless
+    AUDIT_RELAY_ENABLED is false."""
+    configure_logging(settings)
+
+    @asynccontextmanager
+    async def app_lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = Database(settings)
+        redis = create_redis(settings)
+        http = httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=2.0))
+        app.state.database = database
+        app.state.redis = redis
+        app.state.http = http
+        app.state.health_checks = {"database": database.ping, "redis": redis.ping}
+        source = jwks_source(app) if jwks_source else http_jwks_source(settings.jwks_url, http)
+        app.state.token_verifier = TokenVerifier(
+            source,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            leeway=settings.jwt_leeway_seconds,
+            cache_seconds=settings.jwks_cache_seconds,
+            min_refresh_interval=settings.jwks_min_refresh_interval,
+            token_cache_size=settings.token_cache_size,
+        )
+        relay_task = None
+        if outbox is not None and settings.audit_relay_enabled:
+            app.state.audit_relay = relay = _relay(app, settings, outbox)
+            relay_task = asyncio.create_task(relay.run(), name="audit-relay")
+        try:
+            if lifespan is None:
+                yield
+            else:
+                async with lifespan(app):
+                    yield
+        finally:
+            if relay_task is not None:
+                await _stop(app.state.audit_relay, relay_task)
+            await http.aclose()
+            await redis.aclose()
+            await database.dispose()
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=app_lifespan,
+        openapi_tags=openapi_tags,
+        swagger_ui_parameters={"persistAuthorization": True},
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+
+    app.include_router(health_router)
+    for router in routers:
+        app.include_router(router, prefix=settings.api_prefix)
+    for router in root_routers:
+        app.include_router(router)
+
+    _install_middleware(app, settings)
+    return app
+
+
+def _install_middleware(app: FastAPI, settings: ServiceSettings) -> None:
+    """Added innermost first: each add_middleware wraps everything added before it."""
+    app.add_middleware(UnhandledErrorMiddleware)
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_size)
+    if settings.metrics_enabled:
+        registry = CollectorRegistry()
+        app.state.metrics_registry = registry
+        app.include_router(metrics_router(registry))
+        app.add_middleware(MetricsMiddleware, metrics=HttpMetrics(registry), exclude=("/metrics",))
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", REQUEST_ID_HEADER],
+            expose_headers=[REQUEST_ID_HEADER, "Retry-After"],
+            max_age=600,
+        )
+    if "*" not in settings.trusted_hosts:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        hsts=settings.is_production,
+        docs_paths=("/docs", "/redoc"),
+    )
+    app.add_middleware(RequestContextMiddleware, access_log=settings.access_log)

@@ -1,0 +1,31 @@
+"""Audit trail: the event schema, the transactional outbox and the relay to Redis Streams."""
+
+from common.audit.event import (
+    ANONYMOUS,
+    EVENT_FIELD,
+    SCHEMA_VERSION,
+    SYSTEM,
+    Actor,
+    AuditEvent,
+    Outcome,
+    Resource,
+    scrub,
+)
+from common.audit.outbox import AuditRecorder, OutboxMixin
+from common.audit.relay import OutboxRelay, RelayMetrics
+
+__all__ = [
+    "ANONYMOUS",
+    "EVENT_FIELD",
+    "SCHEMA_VERSION",
+    "SYSTEM",
+    "Actor",
+    "AuditEvent",
+    "AuditRecorder",
+    "OutboxMixin",
+    "OutboxRelay",
+    "Outcome",
+    "RelayMetrics",
+    "Resource",
+    "scrub",
+]

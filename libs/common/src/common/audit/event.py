@@ -1,0 +1,108 @@
+"""The audit event: one JSON document per Redis stream entry (field `event`), schema version `v`.
+
+Every service records events in this shape; the activity service stores them. `metadata` never
+carries secrets: values under keys that name one (password, token, secret, key, ...) and
+anything shaped like a JWT or bearer token are replaced by "[redacted]" before the event
+exists, and the whole document is size-bounded.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, field_validator
+
+from common.logging import redact
+
+SCHEMA_VERSION: Literal[1] = 1
+EVENT_FIELD = "event"
+MAX_METADATA_BYTES = 16 * 1024
+REDACTED = "[redacted]"
+
+_SECRET_KEY = re.compile(
+    r"pass(word|wd|phrase)?|secret|token|api[_-]?key|private[_-]?key|authorization|cookie|"
+    r"credential|otp",
+    re.IGNORECASE,
+)
+
+ActorType = Literal["user", "service", "system", "anonymous"]
+Outcome = Literal["success", "failure"]
+Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_-]*$")]
+Action = Annotated[str, Field(max_length=128, pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){1,5}$")]
+
+
+def scrub(value: JsonValue) -> JsonValue:
+    """`value` with secrets replaced: by key name at any depth, and JWT/bearer-shaped strings."""
+    if isinstance(value, dict):
+        return {
+            key: REDACTED if _SECRET_KEY.search(key) else scrub(item) for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [scrub(item) for item in value]
+    if isinstance(value, str):
+        return redact(value)
+    return value
+
+
+class Actor(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: ActorType
+    id: Annotated[str | None, Field(max_length=200)] = None
+    ip: Annotated[str | None, Field(max_length=64)] = None
+    user_agent: Annotated[str | None, Field(max_length=512)] = None
+
+
+class Resource(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Name
+    id: Annotated[str | None, Field(max_length=200)] = None
+
+
+SYSTEM = Actor(type="system")
+ANONYMOUS = Actor(type="anonymous")
+
+
+class AuditEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    v: Literal[1] = SCHEMA_VERSION
+    id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    occurred_at: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
+    service: Name
+    action: Action
+    outcome: Outcome = "success"
+    actor: Actor
+    resource: Resource | None = None
+    request_id: Annotated[str | None, Field(max_length=128)] = None
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return value.astimezone(UTC)
+
+    @field_validator("metadata")
+    @classmethod
+    def _no_secrets(cls, value: dict[str, JsonValue]) -> dict[str, JsonValue]:
+        scrubbed = {
+            key: REDACTED if _SECRET_KEY.search(key) else scrub(item) for key, item in value.items()
+        }
+        if len(json.dumps(scrubbed, separators=(",", ":")).encode()) > MAX_METADATA_BYTES:
+            raise ValueError(f"metadata is larger than {MAX_METADATA_BYTES} bytes")
+        return scrubbed
+
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+    @classmethod
+    def from_json(cls, document: str | bytes) -> AuditEvent:
+        return cls.model_validate_json(document)
+
+    def stream_fields(self) -> dict[str, str]:
+        return {EVENT_FIELD: self.to_json()}

@@ -1,0 +1,61 @@
+"""Liveness (`/health`: the process answers) and readiness (`/health/ready`: its dependencies
+answer too). Orchestrators restart on the first and stop routing on the second."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+logger = logging.getLogger(__name__)
+
+HealthCheck = Callable[[], Awaitable[object]]
+CHECK_TIMEOUT_SECONDS = 2.0
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, Literal["ok", "unavailable"]] = {}
+
+
+async def _run_check(name: str, check: HealthCheck) -> bool:
+    try:
+        await asyncio.wait_for(check(), timeout=CHECK_TIMEOUT_SECONDS)
+    except Exception as exc:  # noqa: BLE001 (any failure means not ready; say which)
+        logger.warning("readiness check %s failed: %s", name, exc.__class__.__name__)
+        return False
+    return True
+
+
+async def run_checks(checks: Mapping[str, HealthCheck]) -> HealthResponse:
+    results = await asyncio.gather(*(_run_check(n, c) for n, c in checks.items()))
+    states: dict[str, Literal["ok", "unavailable"]] = {
+        name: "ok" if ok else "unavailable" for name, ok in zip(checks, results, strict=True)
+    }
+    return HealthResponse(status="ok" if all(results) else "unavailable", checks=states)
+
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", response_model=HealthResponse, summary="Liveness")
+async def health() -> HealthResponse:
+    return HealthResponse(status="ok")
+
+
+@router.get(
+    "/health/ready",
+    response_model=HealthResponse,
+    summary="Readiness: database and Redis answer",
+    responses={503: {"model": HealthResponse}},
+)
+async def ready(request: Request) -> HealthResponse | JSONResponse:
+    result = await run_checks(request.app.state.health_checks)
+    if result.status == "ok":
+        return result
+    return JSONResponse(result.model_dump(), status_code=503)

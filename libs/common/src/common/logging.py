@@ -1,0 +1,137 @@
+"""Logging set-up shared by every process (API, worker, CLI).
+
+Development: coloured, aligned console lines and a rotating file. Production: one JSON object
+per line on stderr for the log collector. Every record carries the service name and the request
+id of the request it belongs to. Bearer tokens and JWTs that slip into a message are masked.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+import re
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from common.context import get_request_id
+from common.settings import Environment, ServiceSettings
+
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+")
+_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
+# Record attributes that are not extras; uvicorn's `color_message` is its message with ANSI
+# colours, noise in a JSON line.
+_STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "color_message",
+}
+
+
+def redact(text: str) -> str:
+    return _BEARER.sub(r"\1[redacted]", _JWT.sub("[redacted-jwt]", text))
+
+
+class ContextFilter(logging.Filter):
+    """Stamps each record with the service and the current request id."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "request_id", None) is None:
+            record.request_id = get_request_id()
+        record.service = self.service
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "service": getattr(record, "service", None),
+            "request_id": getattr(record, "request_id", None),
+            "message": redact(record.getMessage()),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD_ATTRS and key not in entry:
+                entry[key] = value
+        if record.exc_info:
+            entry["exc_info"] = redact(self.formatException(record.exc_info))
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+class ConsoleFormatter(logging.Formatter):
+    COLOURS: ClassVar[dict[int, str]] = {
+        logging.DEBUG: "\x1b[2m",
+        logging.INFO: "\x1b[32m",
+        logging.WARNING: "\x1b[33m",
+        logging.ERROR: "\x1b[31m",
+        logging.CRITICAL: "\x1b[1;31m",
+    }
+    RESET = "\x1b[0m"
+
+    def __init__(self, *, colour: bool) -> None:
+        super().__init__(
+            "%(asctime)s %(levelname)-8s %(service)s %(name)s [%(request_id)s] %(message)s",
+            datefmt="%H:%M:%S",
+        )
+        self.colour = colour
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = redact(super().format(record))
+        if not self.colour:
+            return text
+        return f"{self.COLOURS.get(record.levelno, '')}{text}{self.RESET}"
+
+
+def log_file_for(settings: ServiceSettings) -> Path | None:
+    if settings.log_file is not None:
+        return settings.log_file
+    if settings.environment is Environment.DEVELOPMENT:
+        return Path("var") / "log" / f"{settings.service_name}.log"
+    return None
+
+
+def configure_logging(settings: ServiceSettings) -> None:
+    """Replace the root handlers; safe to call more than once (tests build many apps)."""
+    context = ContextFilter(settings.service_name)
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(
+        JsonFormatter() if settings.json_logs else ConsoleFormatter(colour=sys.stderr.isatty())
+    )
+    handlers: list[logging.Handler] = [console]
+    log_file = log_file_for(settings)
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        rotating = logging.handlers.RotatingFileHandler(
+            log_file,
+            maxBytes=settings.log_file_max_bytes,
+            backupCount=settings.log_file_backups,
+            encoding="utf-8",
+        )
+        rotating.setFormatter(
+            JsonFormatter() if settings.json_logs else ConsoleFormatter(colour=False)
+        )
+        handlers.append(rotating)
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+        old.close()
+    for handler in handlers:
+        handler.addFilter(context)
+        root.addHandler(handler)
+    root.setLevel(settings.log_level.upper())
+    # Uvicorn's own handlers would print a second, unstructured copy of each line; our access
+    # line (RequestContextMiddleware) replaces uvicorn.access.
+    for name in ("uvicorn", "uvicorn.error"):
+        uvicorn_logger = logging.getLogger(name)
+        uvicorn_logger.handlers.clear()
+        uvicorn_logger.propagate = True
+        uvicorn_logger.setLevel(logging.NOTSET)  # follow LOG_LEVEL, not uvicorn's INFO
+    logging.getLogger("uvicorn.access").disabled = True

@@ -1,0 +1,191 @@
+"""Pure ASGI middleware (no BaseHTTPMiddleware: it costs a task and a copy per request).
+
+`RequestContextMiddleware` gives every request an id (the caller's `X-Request-ID` when it is
+well-formed, a new one otherwise), puts it in the logging context and the response, adds a
+`Server-Timing` header and writes one access-log line. `SecurityHeadersMiddleware` adds the
+headers a JSON API should always send. `TrustedHostMiddleware` refuses unknown Host headers with
+the JSON error body every other error uses.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Sequence
+
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from common.context import request_id_from_scope, request_id_var
+from common.error_handlers import error_response
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID_HEADER_RAW = b"x-request-id"
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+access_logger = logging.getLogger("access")
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, *, access_log: bool = True) -> None:
+        self.app = app
+        self.access_log = access_log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = _header(scope, _REQUEST_ID_HEADER_RAW)
+        # A caller's id is kept only when it is safe to repeat in logs and headers.
+        request_id = (
+            incoming if incoming and _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        )
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status_code = 500
+
+        async def send_with_context(message: Message) -> None:
+            nonlocal status_code
+            if message["type"] == "http.response.start":
+                status_code = message["status"]
+                headers = MutableHeaders(scope=message)
+                headers[REQUEST_ID_HEADER] = request_id
+                elapsed_ms = (time.perf_counter() - started) * 1000
+                headers["Server-Timing"] = f"app;dur={elapsed_ms:.1f}"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_context)
+        finally:
+            if self.access_log:
+                access_logger.info(
+                    '%s "%s %s" %d %.1fms',
+                    scope["client"][0] if scope.get("client") else "-",
+                    scope["method"],
+                    scope["path"],
+                    status_code,
+                    (time.perf_counter() - started) * 1000,
+                )
+            request_id_var.reset(token)
+
+
+_API_HEADERS: list[tuple[bytes, bytes]] = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+]
+_STRICT_CSP = b"default-src 'none'; frame-ancestors 'none'"
+# Swagger UI and ReDoc load their bundles from jsDelivr and start with an inline script.
+_DOCS_CSP = (
+    b"default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    b"style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    b"font-src https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com "
+    b"https://cdn.redoc.ly; connect-src 'self'; worker-src blob:; frame-ancestors 'none'"
+)
+_HSTS = b"max-age=63072000; includeSubDomains"
+
+
+class SecurityHeadersMiddleware:
+    def __init__(self, app: ASGIApp, *, hsts: bool = False, docs_paths: Sequence[str] = ()) -> None:
+        self.app = app
+        self.hsts = hsts
+        self.docs_paths = tuple(docs_paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        csp = _DOCS_CSP if scope["path"].startswith(self.docs_paths) else _STRICT_CSP
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                raw: list[tuple[bytes, bytes]] = list(message.get("headers", []))
+                present = {key.lower() for key, _ in raw}
+                raw.extend(h for h in _API_HEADERS if h[0] not in present)
+                if b"content-security-policy" not in present:
+                    raw.append((b"content-security-policy", csp))
+                # Responses carry tokens and personal data: no cache keeps them unless the
+                # route opted in with its own Cache-Control (the JWKS does).
+                if b"cache-control" not in present:
+                    raw.append((b"cache-control", b"no-store"))
+                if self.hsts:
+                    raw.append((b"strict-transport-security", _HSTS))
+                message["headers"] = raw
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class TrustedHostMiddleware:
+    """Refuses requests whose Host is not listed; `*.example.com` matches sub-domains."""
+
+    def __init__(self, app: ASGIApp, *, allowed_hosts: Sequence[str]) -> None:
+        self.app = app
+        self.exact = {h for h in allowed_hosts if not h.startswith("*.")}
+        self.suffixes = tuple(h[1:] for h in allowed_hosts if h.startswith("*."))
+
+    def _allowed(self, host: str) -> bool:
+        return host in self.exact or (bool(self.suffixes) and host.endswith(self.suffixes))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        host = (_header(scope, b"host") or "").rsplit(":", 1)[0].strip("[]")
+        if self._allowed(host):
+            await self.app(scope, receive, send)
+            return
+        response = error_response(
+            400, "invalid_host", "The Host header is not allowed.", request_id_from_scope(scope)
+        )
+        await response(scope, receive, send)
+
+
+class BodySizeLimitMiddleware:
+    """Refuses request bodies over `max_bytes` with a JSON 413: at once when Content-Length says
+    so, and while reading when a chunked body grows past the limit (raised as an HTTPException,
+    which the error handler turns into the same JSON body)."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            response = error_response(
+                413,
+                "payload_too_large",
+                f"The request body exceeds {self.max_bytes} bytes.",
+                request_id_from_scope(scope),
+            )
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def receive_limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise HTTPException(413, f"The request body exceeds {self.max_bytes} bytes.")
+            return message
+
+        await self.app(scope, receive_limited, send)

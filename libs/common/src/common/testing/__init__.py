@@ -1,0 +1,9 @@
+"""Test harness shared by every service: a fresh database per run with every service's
+migrations applied, truncation between tests, a Redis key prefix per test, real HTTP servers
+on loopback, and shared assertions. Loaded by the root `conftest.py` as a pytest plugin."""
+
+from common.testing.assertions import assert_error
+from common.testing.redis_server import RedisServer
+from common.testing.servers import free_port, serve_app
+
+__all__ = ["RedisServer", "assert_error", "free_port", "serve_app"]

@@ -1,0 +1,224 @@
+"""Pytest plugin: one database per run, migrated by every service's Alembic history.
+
+Configure in the root pytest options:
+
+    alembic_configs = ["services/auth/alembic.ini", ...]
+
+Fixtures:
+- `database_url`: the run's database (created, migrated, dropped at the end).
+- `clean_database`: truncates every service table after the test that uses it (user triggers,
+  such as an append-only table's, are disabled for it and restored exactly).
+- `redis_url`, `redis_prefix`: the Redis to use and a key prefix unique to the test.
+
+Postgres and Redis are found at TEST_POSTGRES_URL and TEST_REDIS_URL, by default the local
+servers on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from alembic import command
+from alembic.config import Config
+from redis.asyncio import Redis
+
+ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+RUN_ID = uuid.uuid4().hex[:10]
+_test_counter = itertools.count()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        "alembic_configs",
+        type="paths",
+        help="alembic.ini of every service whose migrations the test database gets",
+        default=[],
+    )
+
+
+def asyncpg_url(url: str) -> str:
+    return url.replace("postgresql://", "postgresql+asyncpg://", 1)
+
+
+def _with_database(url: str, name: str) -> str:
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{name}"
+
+
+async def _admin(sql: str) -> None:
+    connection = await asyncpg.connect(ADMIN_URL)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+def create_database(name: str) -> str:
+    """Create an empty database; return its asyncpg URL for SQLAlchemy."""
+    try:
+        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.exit(f"PostgreSQL at {ADMIN_URL} is not usable: {exc!r}", returncode=3)
+    return asyncpg_url(_with_database(ADMIN_URL, name))
+
+
+def drop_database(name: str) -> None:
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def alembic_config(database_url: str, alembic_ini: Path) -> Config:
+    """The service's Alembic config pointed at `database_url`, leaving pytest's logging alone."""
+    config = Config(str(alembic_ini))
+    config.set_main_option("sqlalchemy.url", database_url)
+    config.attributes["configure_logger"] = False
+    return config
+
+
+def migrate(database_url: str, alembic_ini: Path, revision: str = "head") -> None:
+    command.upgrade(alembic_config(database_url, alembic_ini), revision)
+
+
+def downgrade(database_url: str, alembic_ini: Path, revision: str = "base") -> None:
+    command.downgrade(alembic_config(database_url, alembic_ini), revision)
+
+
+@pytest.fixture(scope="session")
+def alembic_configs(pytestconfig: pytest.Config) -> list[Path]:
+    return list(pytestconfig.getini("alembic_configs"))
+
+
+@pytest.fixture(scope="session")
+def database_url(alembic_configs: list[Path]) -> Iterator[str]:
+    name = f"test_{RUN_ID}"
+    url = create_database(name)
+    try:
+        for alembic_ini in alembic_configs:
+            migrate(url, alembic_ini)
+        yield url
+    finally:
+        drop_database(name)
+
+
+async def _service_tables(connection: asyncpg.Connection) -> list[str]:
+    rows = await connection.fetch(
+        """
+        SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) AS name
+        FROM pg_tables
+        WHERE schemaname NOT IN ('pg_catalog', 'information_schema', 'public')
+          AND tablename <> 'alembic_version'
+        """
+    )
+    return [row["name"] for row in rows]
+
+
+# `pg_trigger.tgenabled` -> the ALTER TABLE clause that puts a trigger back in that state.
+_TRIGGER_STATE = {
+    "O": "ENABLE TRIGGER",
+    "A": "ENABLE ALWAYS TRIGGER",
+    "R": "ENABLE REPLICA TRIGGER",
+    "D": "DISABLE TRIGGER",
+}
+
+
+_USER_TRIGGERS = """
+SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS table_name,
+       quote_ident(t.tgname) AS trigger_name,
+       t.tgenabled::text AS state
+FROM pg_trigger t
+JOIN pg_class c ON c.oid = t.tgrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE NOT t.tgisinternal
+  AND quote_ident(n.nspname) || '.' || quote_ident(c.relname) = ANY($1::text[])
+ORDER BY 1, 2
+"""
+
+
+# Sequences owned by a column of the given tables (serial, identity) that have been used.
+_USED_SEQUENCES = """
+SELECT quote_ident(sn.nspname) || '.' || quote_ident(s.relname) AS name
+FROM pg_class s
+JOIN pg_namespace sn ON sn.oid = s.relnamespace
+JOIN pg_depend d ON d.objid = s.oid AND d.classid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+JOIN pg_class t ON t.oid = d.refobjid
+JOIN pg_namespace tn ON tn.oid = t.relnamespace
+JOIN pg_sequences ps ON ps.schemaname = sn.nspname AND ps.sequencename = s.relname
+WHERE s.relkind = 'S'
+  AND ps.last_value IS NOT NULL
+  AND quote_ident(tn.nspname) || '.' || quote_ident(t.relname) = ANY($1::text[])
+"""
+
+
+async def _non_empty(connection: asyncpg.Connection, tables: list[str]) -> list[str]:
+    probes = " UNION ALL ".join(
+        f"SELECT {index} AS i WHERE EXISTS (SELECT FROM {table})"  # noqa: S608 (catalog names, quoted)
+        for index, table in enumerate(tables)
+    )
+    return [tables[row["i"]] for row in await connection.fetch(probes)]
+
+
+async def truncate_service_tables(connection: asyncpg.Connection) -> None:
+    """Empty every service table and restart its identity sequences, in one transaction.
+
+    Only tables holding rows are truncated (a TRUNCATE creates new files even for an empty
+    table, the bulk of the cost between two tests). User triggers of those tables (an
+    append-only table refuses TRUNCATE) are disabled for the TRUNCATE and each is put back in
+    the exact state it was in (`ENABLE ALWAYS` stays `ENABLE ALWAYS`)."""
+    async with connection.transaction():
+        every_table = await _service_tables(connection)
+        if not every_table:
+            return
+        tables = await _non_empty(connection, every_table)
+        if tables:
+            # Not those behind foreign keys (internal): only triggers someone wrote.
+            triggers = await connection.fetch(_USER_TRIGGERS, tables)
+            for table in sorted({t["table_name"] for t in triggers}):
+                await connection.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+            await connection.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
+            for trigger in triggers:
+                clause = _TRIGGER_STATE[trigger["state"]]
+                await connection.execute(
+                    f"ALTER TABLE {trigger['table_name']} {clause} {trigger['trigger_name']}"
+                )
+        # What RESTART IDENTITY did, for the sequences of empty tables too.
+        for sequence in await connection.fetch(_USED_SEQUENCES, every_table):
+            await connection.execute(f"ALTER SEQUENCE {sequence['name']} RESTART")
+
+
+@pytest.fixture
+async def clean_database(database_url: str) -> AsyncIterator[str]:
+    yield database_url
+    connection = await asyncpg.connect(database_url.replace("+asyncpg", ""))
+    try:
+        await truncate_service_tables(connection)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+async def _redis_run_cleanup(redis_url: str) -> AsyncIterator[None]:
+    yield
+    client = Redis.from_url(redis_url)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"test:{RUN_ID}:*", count=1000)]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+def redis_prefix(_redis_run_cleanup: None) -> str:
+    return f"test:{RUN_ID}:{next(_test_counter)}:"

@@ -1,0 +1,271 @@
+"""`create_service_app`: the one factory that wires settings, database, Redis, token
+verification, routers, metrics and docs, and runs a service's own start-up after the shared
+resources exist."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import APIRouter, FastAPI, Request
+from sqlalchemy import text
+
+from common.db import Database
+from common.security import JwksSource, TokenVerifier
+from common.testing import assert_error
+
+AppFactory = Callable[..., FastAPI]
+ClientOpener = Callable[[FastAPI], AbstractAsyncContextManager[httpx.AsyncClient]]
+
+router = APIRouter(prefix="/items")
+
+
+@router.get("/{item_id}")
+async def get_item(item_id: int) -> dict[str, int]:
+    return {"id": item_id}
+
+
+root_router = APIRouter()
+
+
+@root_router.get("/.well-known/thing")
+async def well_known() -> dict[str, str]:
+    return {"at": "root"}
+
+
+@root_router.get("/started-by")
+async def started_by(request: Request) -> dict[str, str]:
+    return {"value": request.app.state.started_by}
+
+
+class TestRouters:
+    async def test_api_routers_are_mounted_under_the_api_prefix(
+        self, make_app: AppFactory, running: ClientOpener
+    ) -> None:
+        async with running(make_app(routers=[router])) as client:
+            mounted = await client.get("/api/v1/items/7")
+            unprefixed = await client.get("/items/7")
+
+        assert mounted.json() == {"id": 7}
+        assert_error(unprefixed, 404, "not_found")
+
+    async def test_the_api_prefix_comes_from_the_settings(
+        self, make_app: AppFactory, running: ClientOpener
+    ) -> None:
+        async with running(make_app(routers=[router], api_prefix="/api/v2")) as client:
+            response = await client.get("/api/v2/items/7")
+
+        assert response.json() == {"id": 7}
+
+    async def test_root_routers_are_mounted_at_the_root(
+        self, make_app: AppFactory, running: ClientOpener
+    ) -> None:
+        async with running(make_app(root_routers=[root_router])) as client:
+            response = await client.get("/.well-known/thing")
+
+        assert response.json() == {"at": "root"}
+
+    async def test_health_is_always_mounted(
+        self, make_app: AppFactory, running: ClientOpener
+    ) -> None:
+        async with running(make_app()) as client:
+            response = await client.get("/health")
+
+        assert response.json() == {"status": "ok", "checks": {}}
+
+
+class TestLifespan:
+    async def test_the_service_lifespan_runs_with_the_shared_resources_ready(
+        self, make_app: AppFactory, running: ClientOpener
+    ) -> None:
+        seen: dict[str, object] = {}
+
+        @asynccontextmanager
+        async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+            database: Database = app.state.database
+            async with database.engine.connect() as connection:
+                seen["database"] = (await connection.execute(text("SELECT 41 + 1"))).scalar()
+            seen["redis"] = await app.state.redis.ping()
+            seen["verifier"] = isinstance(app.state.token_verifier, TokenVerifier)
+            seen["http"] = isinstance(app.state.http, httpx.AsyncClient)
+            app.state.started_by = "service lifespan"
+            yield
+
+        async with running(make_app(root_routers=[root_router], lifespan=lifespan)) as client:
+            response = await client.get("/started-by")
+
+        assert seen == {"database": 42, "redis": True, "verifier": True, "http": True}
+        assert response.json() == {"value": "service lifespan"}
+
+    async def test_the_service_cleans_up_before_the_shared_resources_close(
+        self, make_app: AppFactory, running: ClientOpener
+    ) -> None:
+        at_shutdown: dict[str, object] = {}
+
+        @asynccontextmanager
+        async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+            yield
+            at_shutdown["redis"] = await app.state.redis.ping()
+            await app.state.database.ping()
+            at_shutdown["database"] = "ok"
+            at_shutdown["http_closed"] = app.state.http.is_closed
+
+        app = make_app(lifespan=lifespan)
+        async with running(app):
+            pass
+
+        assert at_shutdown == {"redis": True, "database": "ok", "http_closed": False}
+        assert app.state.http.is_closed
+
+    async def test_settings_are_on_the_app_state(self, make_app: AppFactory) -> None:
+        app = make_app(service_name="inventory")
+
+        assert app.state.settings.service_name == "inventory"
+
+
+class TestTokenVerifierWiring:
+    async def test_the_verifier_follows_the_settings(
+        self, make_app: AppFactory, running: ClientOpener
+    ) -> None:
+        app = make_app(
+            jwt_issuer="https://issuer.test",
+            jwt_audience="inventory",
+            jwt_leeway_seconds=7,
+            jwks_cache_seconds=120,
+            jwks_min_refresh_interval=3,
+            token_cache_size=50,
+        )
+        async with running(app):
+            verifier: TokenVerifier = app.state.token_verifier
+
+            assert (verifier.issuer, verifier.audience, verifier.leeway) == (
+                "https://issuer.test",
+                "inventory",
+                7,
+            )
+            assert (
+                verifier.cache_seconds,
+                verifier.min_refresh_interval,
+                verifier.token_cache_size,
+            ) == (120, 3, 50)
+
+    async def test_a_jwks_source_factory_receives_the_app(
+        self, make_app: AppFactory, running: ClientOpener
+    ) -> None:
+        received: list[FastAPI] = []
+
+        def factory(app: FastAPI) -> JwksSource:
+            received.append(app)
+
+            async def source() -> Mapping[str, Any]:
+                return {"keys": []}
+
+            return source
+
+        app = make_app(jwks_source=factory)
+        async with running(app):
+            pass
+
+        assert received == [app]
+
+
+class TestMetrics:
+    async def test_requests_are_counted_by_route_template(
+        self, make_app: AppFactory, running: ClientOpener
+    ) -> None:
+        async with running(make_app(routers=[router])) as client:
+            await client.get("/api/v1/items/1")
+            await client.get("/api/v1/items/2")
+            await client.get("/no/such/path/123")
+            metrics = await client.get("/metrics")
+
+        assert metrics.status_code == 200
+        assert metrics.headers["content-type"].startswith("text/plain")
+        lines = metrics.text.splitlines()
+        assert (
+            'http_requests_total{handler="/api/v1/items/{item_id}",method="GET",status="2xx"} 2.0'
+            in lines
+        )
+        # Unknown paths are grouped, so scanners cannot blow up the number of series.
+        assert 'http_requests_total{handler="none",method="GET",status="4xx"} 1.0' in lines
+        assert "/no/such/path/123" not in metrics.text
+
+    async def test_latency_is_observed_per_route_template_and_method(
+        self, make_app: AppFactory, running: ClientOpener
+    ) -> None:
+        async with running(make_app(routers=[router])) as client:
+            await client.get("/api/v1/items/7")
+            await client.get("/health")
+            metrics = await client.get("/metrics")
+
+        lines = metrics.text.splitlines()
+        count = (
+            'http_request_duration_seconds_count{handler="/api/v1/items/{item_id}",method="GET"}'
+        )
+        assert f"{count} 1.0" in lines
+        assert 'http_request_duration_seconds_count{handler="/health",method="GET"} 1.0' in lines
+        assert 'handler="/metrics"' not in metrics.text
+
+    async def test_the_metrics_endpoint_is_not_in_the_api_schema(
+        self, make_app: AppFactory, running: ClientOpener
+    ) -> None:
+        async with running(make_app()) as client:
+            schema = (await client.get("/openapi.json")).json()
+
+        assert "/metrics" not in schema["paths"]
+
+    async def test_each_app_has_its_own_registry(
+        self, make_app: AppFactory, running: ClientOpener
+    ) -> None:
+        busy, idle = make_app(routers=[router]), make_app(routers=[router])
+        async with running(busy) as busy_client, running(idle) as idle_client:
+            await busy_client.get("/api/v1/items/1")
+            busy_metrics = (await busy_client.get("/metrics")).text
+            idle_metrics = (await idle_client.get("/metrics")).text
+
+        assert 'handler="/api/v1/items/{item_id}"' in busy_metrics
+        assert 'handler="/api/v1/items/{item_id}"' not in idle_metrics
+
+    async def test_no_metrics_endpoint_when_disabled(
+        self, make_app: AppFactory, running: ClientOpener
+    ) -> None:
+        async with running(make_app(metrics_enabled=False)) as client:
+            response = await client.get("/metrics")
+
+        assert_error(response, 404, "not_found")
+
+
+class TestDocs:
+    @pytest.fixture
+    async def client(
+        self, make_app: AppFactory, running: ClientOpener
+    ) -> AsyncIterator[httpx.AsyncClient]:
+        async with running(make_app(routers=[router])) as http:
+            yield http
+
+    async def test_the_openapi_schema_describes_the_service(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        schema = (await client.get("/openapi.json")).json()
+
+        assert schema["info"]["title"] == "Common test service"
+        assert schema["info"]["version"] == "0.1.0"
+        assert {"/health", "/health/ready", "/api/v1/items/{item_id}"} <= set(schema["paths"])
+
+    async def test_swagger_ui_keeps_the_authorization_between_reloads(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        response = await client.get("/docs")
+
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/html")
+        assert '"persistAuthorization": true' in response.text
+
+    async def test_redoc_is_served(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/redoc")
+
+        assert response.status_code == 200
+        assert "redoc" in response.text.lower()

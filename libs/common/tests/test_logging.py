@@ -1,0 +1,373 @@
+"""Logging: JSON lines in production, readable lines elsewhere, a rotating file where configured,
+the service and request id on every line, and tokens masked wherever they slip in."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import APIRouter, FastAPI
+
+from common.context import request_id_var
+from common.logging import (
+    ConsoleFormatter,
+    ContextFilter,
+    JsonFormatter,
+    configure_logging,
+    log_file_for,
+    redact,
+)
+from common.settings import ServiceSettings
+
+AppFactory = Callable[..., FastAPI]
+ClientOpener = Callable[[FastAPI], AbstractAsyncContextManager[httpx.AsyncClient]]
+
+JWT = (
+    "eyJhbGciOiJSUzI1NiIsInR5cCI6ImF0K2p3dCJ9"
+    ".eyJzdWIiOiIxMjM0NTY3ODkwIiwiZXhwIjoxNzAwMDAwMDAwfQ"
+    ".c2lnbmF0dXJlLWJ5dGVzLWhlcmU"
+)
+
+
+def settings(**overrides: Any) -> ServiceSettings:
+    values: dict[str, Any] = {"service_name": "billing", "environment": "test"}
+    values.update(overrides)
+    return ServiceSettings(_env_file=None, **values)
+
+
+@pytest.fixture
+def restore_root_logging() -> Iterator[None]:
+    """`configure_logging` replaces the root handlers; put the previous ones back afterwards."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+    for handler in handlers:
+        root.addHandler(handler)
+    root.setLevel(level)
+
+
+def capture(
+    formatter: logging.Formatter, service: str = "billing"
+) -> tuple[logging.Logger, io.StringIO]:
+    """A logger of its own that writes through `formatter` into a string."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    handler.addFilter(ContextFilter(service))
+    logger = logging.getLogger(f"common.tests.logging.{id(stream)}")
+    logger.handlers = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
+    return logger, stream
+
+
+class TestRedact:
+    def test_masks_a_jwt(self) -> None:
+        assert redact(f"token={JWT} rest") == "token=[redacted-jwt] rest"
+
+    def test_masks_a_bearer_token(self) -> None:
+        text = "Authorization: Bearer opaque-refresh_token.value~1"
+
+        assert redact(text) == "Authorization: Bearer [redacted]"
+
+    def test_bearer_is_matched_in_any_case(self) -> None:
+        assert redact("authorization: bearer abc123") == "authorization: bearer [redacted]"
+
+    def test_a_bearer_jwt_is_masked(self) -> None:
+        redacted = redact(f"Authorization: Bearer {JWT}")
+
+        assert "eyJ" not in redacted
+        assert "Bearer [redacted" in redacted
+
+    def test_leaves_ordinary_text_alone(self) -> None:
+        text = "user 42 logged in from 10.0.0.1 (eyJ is not enough)"
+
+        assert redact(text) == text
+
+
+class TestJsonFormatter:
+    def test_a_line_is_one_json_object_with_the_standard_fields(self) -> None:
+        logger, stream = capture(JsonFormatter())
+        token = request_id_var.set("req-7")
+        try:
+            logger.warning("disk at %d%%", 91)
+        finally:
+            request_id_var.reset(token)
+
+        entry = json.loads(stream.getvalue())
+        assert entry["level"] == "WARNING"
+        assert entry["message"] == "disk at 91%"
+        assert entry["service"] == "billing"
+        assert entry["request_id"] == "req-7"
+        assert entry["logger"] == logger.name
+        assert entry["ts"].endswith("+00:00")
+
+    def test_one_line_per_record(self) -> None:
+        logger, stream = capture(JsonFormatter())
+
+        logger.info("first\nwith a newline")
+        logger.info("second")
+
+        lines = stream.getvalue().splitlines()
+        assert [json.loads(line)["message"] for line in lines] == [
+            "first\nwith a newline",
+            "second",
+        ]
+
+    def test_request_id_is_null_outside_a_request(self) -> None:
+        logger, stream = capture(JsonFormatter())
+
+        logger.info("startup")
+
+        assert json.loads(stream.getvalue())["request_id"] is None
+
+    def test_an_explicit_request_id_wins_over_the_context(self) -> None:
+        logger, stream = capture(JsonFormatter())
+        token = request_id_var.set("from-context")
+        try:
+            logger.info("handled", extra={"request_id": "explicit"})
+        finally:
+            request_id_var.reset(token)
+
+        assert json.loads(stream.getvalue())["request_id"] == "explicit"
+
+    def test_extra_fields_are_included(self) -> None:
+        logger, stream = capture(JsonFormatter())
+
+        logger.info("login", extra={"user_id": "u-1", "attempt": 2})
+
+        entry = json.loads(stream.getvalue())
+        assert (entry["user_id"], entry["attempt"]) == ("u-1", 2)
+
+    def test_tokens_in_the_message_are_redacted(self) -> None:
+        logger, stream = capture(JsonFormatter())
+
+        logger.info("calling with Authorization: Bearer %s", JWT)
+
+        entry = json.loads(stream.getvalue())
+        assert JWT not in stream.getvalue()
+        assert "Bearer [redacted" in entry["message"]
+
+    def test_the_traceback_is_included_and_redacted(self) -> None:
+        logger, stream = capture(JsonFormatter())
+
+        try:
+            raise ValueError(f"bad token {JWT}")
+        except ValueError:
+            logger.exception("failed")
+
+        entry = json.loads(stream.getvalue())
+        assert "Traceback" in entry["exc_info"]
+        assert "ValueError: bad token [redacted-jwt]" in entry["exc_info"]
+        assert JWT not in stream.getvalue()
+
+    def test_non_ascii_text_is_kept_readable(self) -> None:
+        logger, stream = capture(JsonFormatter())
+
+        logger.info("Grüße, Zoë")
+
+        assert "Grüße, Zoë" in stream.getvalue()
+
+
+class TestConsoleFormatter:
+    def test_a_line_names_level_service_logger_and_request_id(self) -> None:
+        logger, stream = capture(ConsoleFormatter(colour=False))
+        token = request_id_var.set("req-9")
+        try:
+            logger.error("payment failed")
+        finally:
+            request_id_var.reset(token)
+
+        line = stream.getvalue().rstrip("\n")
+        assert line.endswith(f"ERROR    billing {logger.name} [req-9] payment failed")
+        assert "\x1b[" not in line
+
+    def test_colours_only_when_asked(self) -> None:
+        logger, stream = capture(ConsoleFormatter(colour=True))
+
+        logger.warning("careful")
+
+        line = stream.getvalue().rstrip("\n")
+        assert line.startswith("\x1b[33m")
+        assert line.endswith("\x1b[0m")
+
+    def test_tokens_are_redacted(self) -> None:
+        logger, stream = capture(ConsoleFormatter(colour=False))
+
+        logger.info("token %s", JWT)
+
+        assert JWT not in stream.getvalue()
+        assert "[redacted-jwt]" in stream.getvalue()
+
+
+class TestLogFileFor:
+    def test_an_explicit_file_wins(self, tmp_path: Path) -> None:
+        assert log_file_for(settings(log_file=tmp_path / "x.log")) == tmp_path / "x.log"
+
+    def test_development_writes_to_var_log(self) -> None:
+        assert log_file_for(settings(environment="development")) == Path("var/log/billing.log")
+
+    def test_no_file_in_tests_by_default(self) -> None:
+        assert log_file_for(settings(environment="test")) is None
+
+    def test_no_file_in_production_by_default(self) -> None:
+        production = settings(
+            environment="production", secret_key="s" * 40, trusted_hosts=["api.example.com"]
+        )
+
+        assert log_file_for(production) is None
+
+
+@pytest.mark.usefixtures("restore_root_logging")
+class TestConfigureLogging:
+    def test_production_writes_json_lines_to_stderr(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        configure_logging(
+            settings(
+                environment="production", secret_key="s" * 40, trusted_hosts=["api.example.com"]
+            )
+        )
+
+        logging.getLogger("billing.jobs").info("job done")
+
+        [line] = capsys.readouterr().err.splitlines()
+        entry = json.loads(line)
+        assert (entry["service"], entry["level"], entry["message"]) == (
+            "billing",
+            "INFO",
+            "job done",
+        )
+
+    def test_development_writes_readable_lines(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        configure_logging(settings(environment="development", log_file=tmp_path / "dev.log"))
+
+        logging.getLogger("billing.jobs").info("job done")
+
+        err = capsys.readouterr().err
+        assert "INFO     billing billing.jobs [None] job done" in err
+        with pytest.raises(json.JSONDecodeError):
+            json.loads(err)
+
+    def test_the_log_file_gets_the_same_lines(self, tmp_path: Path) -> None:
+        log_file = tmp_path / "logs" / "billing.log"
+        configure_logging(settings(log_file=log_file, log_json=True))
+        token = request_id_var.set("req-file")
+        try:
+            logging.getLogger("billing.jobs").warning("to the file")
+        finally:
+            request_id_var.reset(token)
+
+        entry = json.loads(log_file.read_text(encoding="utf-8"))
+        assert (entry["message"], entry["request_id"], entry["service"]) == (
+            "to the file",
+            "req-file",
+            "billing",
+        )
+
+    def test_the_log_file_rotates_and_keeps_the_configured_backups(self, tmp_path: Path) -> None:
+        log_file = tmp_path / "billing.log"
+        configure_logging(settings(log_file=log_file, log_file_max_bytes=500, log_file_backups=2))
+
+        for number in range(60):
+            logging.getLogger("billing.jobs").info("line number %d with some padding", number)
+
+        names = sorted(p.name for p in tmp_path.iterdir())
+        assert names == ["billing.log", "billing.log.1", "billing.log.2"]
+        assert all(p.stat().st_size <= 500 for p in tmp_path.iterdir())
+        assert "line number 59" in log_file.read_text(encoding="utf-8")
+
+    def test_calling_twice_replaces_the_handlers(self) -> None:
+        configure_logging(settings())
+        configure_logging(settings())
+
+        root = logging.getLogger()
+        assert len(root.handlers) == 1
+        assert isinstance(root.handlers[0], logging.StreamHandler)
+        assert root.handlers[0].stream is sys.stderr
+
+    def test_the_level_comes_from_the_settings(self, capsys: pytest.CaptureFixture[str]) -> None:
+        configure_logging(settings(log_level="warning"))
+
+        logging.getLogger("billing.jobs").info("hidden")
+        logging.getLogger("billing.jobs").warning("shown")
+
+        err = capsys.readouterr().err
+        assert "shown" in err
+        assert "hidden" not in err
+
+    def test_uvicorn_lines_go_through_our_handlers_once(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        configure_logging(settings())
+
+        logging.getLogger("uvicorn.error").info("Started server process")
+        logging.getLogger("uvicorn.access").info("127.0.0.1 GET / 200")
+
+        err = capsys.readouterr().err
+        assert err.count("Started server process") == 1
+        assert "GET / 200" not in err
+
+    def test_uvicorn_lines_follow_the_configured_level(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        logging.getLogger("uvicorn.error").setLevel(logging.INFO)  # as uvicorn's CLI leaves it
+        configure_logging(settings(log_level="warning"))
+
+        logging.getLogger("uvicorn.error").info("Waiting for application startup.")
+
+        assert "Waiting for application startup." not in capsys.readouterr().err
+
+    def test_uvicorns_coloured_copy_of_the_message_stays_out_of_json(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        configure_logging(settings(log_json=True))
+
+        logging.getLogger("uvicorn.error").info(
+            "Uvicorn running", extra={"color_message": "\x1b[1mUvicorn running\x1b[0m"}
+        )
+
+        line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+        assert line["message"] == "Uvicorn running"
+        assert "color_message" not in line
+
+
+class TestRequestLines:
+    async def test_every_line_of_a_request_carries_its_id(
+        self,
+        make_app: AppFactory,
+        running: ClientOpener,
+        tmp_path: Path,
+        restore_root_logging: None,
+    ) -> None:
+        log_file = tmp_path / "requests.log"
+        router = APIRouter()
+
+        @router.get("/work")
+        async def work() -> dict[str, str]:
+            logging.getLogger("billing.work").info("step one")
+            logging.getLogger("billing.work").info("step two")
+            return {}
+
+        app = make_app(routers=[router], log_file=log_file, log_json=True, service_name="billing")
+        async with running(app) as client:
+            response = await client.get("/api/v1/work")
+
+        entries = [json.loads(line) for line in log_file.read_text(encoding="utf-8").splitlines()]
+        steps = [e for e in entries if e["logger"] == "billing.work"]
+        assert [e["message"] for e in steps] == ["step one", "step two"]
+        assert {e["request_id"] for e in steps} == {response.headers["x-request-id"]}
+        assert {e["service"] for e in steps} == {"billing"}

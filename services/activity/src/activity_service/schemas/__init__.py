@@ -1,0 +1,29 @@
+"""Response bodies and query filters of the activity service."""
+
+from activity_service.schemas.event import (
+    ActorResponse,
+    EventResponse,
+    ResourceResponse,
+    column_values,
+)
+from activity_service.schemas.filters import (
+    ACTION_PATTERN,
+    IDENTIFIER_PATTERN,
+    NAME_PATTERN,
+    EventFilters,
+)
+from activity_service.schemas.verify import ChainBroken, ChainIntact, VerifyResponse
+
+__all__ = [
+    "ACTION_PATTERN",
+    "IDENTIFIER_PATTERN",
+    "NAME_PATTERN",
+    "ActorResponse",
+    "ChainBroken",
+    "ChainIntact",
+    "EventFilters",
+    "EventResponse",
+    "ResourceResponse",
+    "VerifyResponse",
+    "column_values",
+]

@@ -1,0 +1,25 @@
+"""The filters of the event lists and the export, as the query string gives them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+# What the filters accept. Producers' identifiers are UUIDs, `service:<name>` and the like;
+# anything else (quotes, spaces, semicolons, SQL) is refused with 422 before it reaches a query.
+IDENTIFIER_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._:@/+=-]*$"
+ACTION_PATTERN: Final = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){1,5}$"
+NAME_PATTERN: Final = r"^[a-z][a-z0-9_-]*$"
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilters:
+    """`since` is inclusive, `until` exclusive (both on `occurred_at`)."""
+
+    actor_id: str | None = None
+    action: str | None = None
+    resource_type: str | None = None
+    resource_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None

@@ -1,0 +1,91 @@
+"""Reading the audit trail: lists with filters, one event, exports. Anyone signed in reads the
+events they are the actor of; `activity:read` reads everyone's."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from activity_service import crud
+from activity_service.exceptions import EventNotFound, InvalidTimeRange
+from activity_service.models import Event
+from activity_service.permissions import ACTIVITY_READ
+from activity_service.schemas import EventFilters
+from activity_service.services.export import (
+    FORMATS,
+    ExportFormat,
+    csv_header,
+    csv_lines,
+    ndjson_lines,
+)
+from common.db import Page, PageParams
+from common.security import Principal
+
+
+@dataclass(frozen=True, slots=True)
+class Export:
+    filename: str
+    media_type: str
+    body: AsyncIterator[bytes]
+
+
+class ActivityService:
+    def __init__(self, session: AsyncSession, *, engine: AsyncEngine, batch_size: int) -> None:
+        self.session = session
+        self.engine = engine
+        self.batch_size = batch_size
+
+    async def search(self, *, filters: EventFilters, params: PageParams) -> Page[Event]:
+        return await crud.events.search(self.session, filters=_checked(filters), params=params)
+
+    async def own(
+        self, principal: Principal, *, filters: EventFilters, params: PageParams
+    ) -> Page[Event]:
+        """The events whose actor is the caller (`actor.id` = the token's subject)."""
+        mine = dataclasses.replace(filters, actor_id=principal.subject)
+        return await self.search(filters=mine, params=params)
+
+    async def get(self, event_id: uuid.UUID, *, principal: Principal) -> Event:
+        event = await crud.events.get_by_event_id(self.session, event_id)
+        if event is None:
+            raise EventNotFound
+        if event.actor_id != principal.subject and not principal.has_permissions(ACTIVITY_READ):
+            raise EventNotFound
+        return event
+
+    def export(self, *, filters: EventFilters, export_format: ExportFormat) -> Export:
+        """The matching events, oldest first, streamed from a server-side cursor. Filters are
+        checked here, before the first byte goes out."""
+        filters = _checked(filters)
+        spec = FORMATS[export_format]
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        return Export(
+            filename=f"activity-{stamp}.{spec.extension}",
+            media_type=spec.media_type,
+            body=self._export_body(filters, export_format),
+        )
+
+    async def _export_body(
+        self, filters: EventFilters, export_format: ExportFormat
+    ) -> AsyncIterator[bytes]:
+        render = ndjson_lines if export_format is ExportFormat.NDJSON else csv_lines
+        if export_format is ExportFormat.CSV:
+            yield csv_header()
+        # Its own connection: the request's session is closed once the route has returned,
+        # while the body is still being sent.
+        async with self.engine.connect() as connection, connection.begin():
+            async for rows in crud.events.stream(
+                connection, filters=filters, batch_size=self.batch_size
+            ):
+                yield render(rows)
+
+
+def _checked(filters: EventFilters) -> EventFilters:
+    if filters.since is not None and filters.until is not None and filters.until <= filters.since:
+        raise InvalidTimeRange
+    return filters

@@ -1,0 +1,131 @@
+"""The chain writer: appends a batch of events to `activity.event` in one transaction.
+
+    normalise metadata (outside the lock) -> BEGIN -> advisory lock -> skip stored event ids
+    -> read the head (seq, hash) -> number and hash the batch in Python -> COPY -> COMMIT
+
+The lock makes every writer (any number of consumer processes) extend the chain one batch at a
+time, and it is held only for the few statements that need it. Reading the head and the stored
+ids under the lock is what keeps `seq` gapless and the chain unbroken: a redelivered event is
+skipped there, never stored twice; duplicates inside one batch are dropped before. A batch is
+all or nothing: when it fails, nothing of it is stored and the head has not moved.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from activity_service.crud import chain as chain_crud
+from activity_service.services.chain import GENESIS_HASH, link_hash
+from activity_service.services.intake import NewEvent
+
+# SQLSTATE classes that blame the rows, not the database: data exceptions (22), integrity
+# violations (23), program limits such as a too deeply nested document (54). Anything else
+# (a lost connection, a missing grant, a server shutting down) is an outage to wait out.
+REJECTING_SQLSTATE_CLASSES = frozenset({"22", "23", "54"})
+
+
+class RejectedBatch(Exception):
+    """PostgreSQL refused the batch because of what is in it; nothing of it was stored."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    stored: int
+    duplicates: int
+    head_seq: int
+    head_hash: str
+
+
+class ChainWriter:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def append(self, events: Sequence[NewEvent]) -> AppendResult:
+        """Store the events of `events` not stored yet, in order, as the next links."""
+        unique: dict[uuid.UUID, NewEvent] = {}
+        for event in events:  # the first of duplicates keeps its place
+            unique.setdefault(event.event_id, event)
+        async with self.engine.connect() as connection:
+            driver = await _driver(connection)
+            try:
+                stored, head = await self._append(driver, list(unique.values()))
+            except asyncpg.PostgresError as exc:
+                if str(exc.sqlstate or "")[:2] in REJECTING_SQLSTATE_CLASSES:
+                    raise RejectedBatch(f"{exc.__class__.__name__}: {exc}") from exc
+                await connection.invalidate()  # it may be broken: never reuse it
+                raise
+            except (OSError, asyncpg.InterfaceError):
+                await connection.invalidate()
+                raise
+        return AppendResult(
+            stored=stored,
+            duplicates=len(events) - stored,
+            head_seq=head[0],
+            head_hash=head[1],
+        )
+
+    async def _append(self, driver: Any, events: Sequence[NewEvent]) -> tuple[int, tuple[int, str]]:
+        """(rows stored, new head) for distinct `events`."""
+        metadata = await chain_crud.normalise_json(driver, [e.metadata_json for e in events])
+        async with driver.transaction():
+            await chain_crud.lock(driver)
+            known = await chain_crud.existing_event_ids(driver, [e.event_id for e in events])
+            head = await chain_crud.head(driver) or (0, GENESIS_HASH)
+            fresh = [
+                (event, meta)
+                for event, meta in zip(events, metadata, strict=True)
+                if event.event_id not in known
+            ]
+            records, head = _link(fresh, head)
+            if records:
+                await chain_crud.insert(driver, records)
+        return len(records), head
+
+
+async def _driver(connection: AsyncConnection) -> Any:
+    raw = await connection.get_raw_connection()
+    return raw.driver_connection
+
+
+def _link(
+    events: Sequence[tuple[NewEvent, Any]], head: tuple[int, str]
+) -> tuple[list[tuple[Any, ...]], tuple[int, str]]:
+    """The COPY records of `events` chained after `head`, and the new head."""
+    seq, prev_hash = head
+    recorded_at = datetime.now(UTC)
+    records: list[tuple[Any, ...]] = []
+    for event, metadata in events:
+        seq += 1
+        row: dict[str, Any] = {
+            "seq": seq,
+            "event_id": event.event_id,
+            "occurred_at": event.occurred_at,
+            "recorded_at": recorded_at,
+            "service": event.service,
+            "action": event.action,
+            "outcome": event.outcome,
+            "actor_type": event.actor_type,
+            "actor_id": event.actor_id,
+            "actor_ip": event.actor_ip,
+            "actor_user_agent": event.actor_user_agent,
+            "resource_type": event.resource_type,
+            "resource_id": event.resource_id,
+            "request_id": event.request_id,
+            "metadata": metadata,
+        }
+        row_hash = link_hash(prev_hash, row)
+        row.update(metadata=event.metadata_json, prev_hash=prev_hash, hash=row_hash)
+        records.append(tuple(row[name] for name in chain_crud.COLUMNS))
+        prev_hash = row_hash
+    return records, (seq, prev_hash)

@@ -1,0 +1,281 @@
+"""The consumer loop, driven round by round in the test's process, against the real Redis stream
+and the real chain: acknowledgement after commit, redelivery, take-over of abandoned entries,
+poison entries to the dead-letter stream, outages waited out."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+from redis.asyncio import Redis
+
+from activity_service.consumer import AuditConsumer, ConsumerMetrics, create_consumer, create_redis
+from activity_service.settings import ActivitySettings
+from common.db import Database
+from common.testing import free_port
+
+from ..conftest import MakeEvent, Trail
+
+MakeConsumer = Callable[..., AuditConsumer]
+CLAIM_IDLE = 0.25  # a little over AUDIT_CONSUMER_CLAIM_IDLE_MS of the tests
+
+
+@pytest.fixture
+async def make_consumer(
+    settings: ActivitySettings, database: Database
+) -> AsyncIterator[MakeConsumer]:
+    """`make_consumer(name=..., db=..., **settings)`: a consumer of the test's stream."""
+    clients: list[Redis] = []
+
+    def make(name: str = "worker-1", db: Database | None = None, **overrides: Any) -> AuditConsumer:
+        own = settings.model_copy(update=overrides)
+        client = create_redis(own)
+        clients.append(client)
+        return create_consumer(
+            own,
+            redis=client,
+            database=db or database,
+            name=name,
+            metrics=ConsumerMetrics(CollectorRegistry()),
+        )
+
+    yield make
+    for client in clients:
+        await client.aclose()
+
+
+@pytest.fixture
+async def consumer(make_consumer: MakeConsumer) -> AuditConsumer:
+    worker = make_consumer()
+    await worker.ensure_group()
+    return worker
+
+
+def metric(worker: AuditConsumer, name: str) -> float:
+    assert worker.metrics is not None
+    return worker.metrics.registry.get_sample_value(f"audit_consumer_{name}_total") or 0.0
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 5.0) -> None:
+    for _ in range(int(seconds / 0.02)):
+        if await check():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+class TestGroup:
+    async def test_is_created_at_the_start_of_the_stream_and_again_without_harm(
+        self, consumer: AuditConsumer, trail: Trail
+    ) -> None:
+        await consumer.ensure_group()  # a second consumer starting
+        groups = await trail.redis.xinfo_groups(trail.stream)
+        assert [(g["name"], g["last-delivered-id"]) for g in groups] == [(b"activity", b"0-0")]
+
+    async def test_entries_published_before_the_group_existed_are_read(
+        self, make_consumer: MakeConsumer, trail: Trail, make_event: MakeEvent
+    ) -> None:
+        event = make_event()
+        await trail.publish(event)
+        worker = make_consumer()
+        await worker.ensure_group()
+        await worker.step()
+        assert await trail.stored() == [event.id]
+
+
+class TestStoring:
+    async def test_stores_a_batch_in_order_and_acknowledges_it(
+        self, consumer: AuditConsumer, trail: Trail, make_event: MakeEvent
+    ) -> None:
+        events = [make_event() for _ in range(5)]
+        await trail.publish(*events)
+        assert await consumer.step() == 5
+        assert await trail.stored() == [e.id for e in events]
+        assert await trail.pending() == {}
+        assert (await trail.verify()).checked == 5
+        assert metric(consumer, "events_stored") == 5
+
+    async def test_reads_in_batches_of_the_configured_size(
+        self, make_consumer: MakeConsumer, trail: Trail, make_event: MakeEvent
+    ) -> None:
+        worker = make_consumer(audit_consumer_batch_size=3)
+        await worker.ensure_group()
+        await trail.publish(*(make_event() for _ in range(7)))
+        assert [await worker.step() for _ in range(4)] == [3, 3, 1, 0]
+        assert await trail.count() == 7
+
+    async def test_a_redelivered_event_is_stored_once_and_acknowledged(
+        self, consumer: AuditConsumer, trail: Trail, make_event: MakeEvent
+    ) -> None:
+        """The relay delivers at least once: the same event can come again in the same batch
+        and in a later one."""
+        first, second, third = make_event(), make_event(), make_event()
+        await trail.publish(first, second, first)
+        await consumer.step()
+        await trail.publish(second, third)
+        await consumer.step()
+        assert await trail.stored() == [first.id, second.id, third.id]
+        assert await trail.pending() == {}
+        assert (await trail.verify()).model_dump()["checked"] == 3
+        assert metric(consumer, "duplicates") == 2
+
+
+class TestTakeOver:
+    async def test_entries_left_by_a_dead_consumer_are_taken_over_after_the_idle_time(
+        self, consumer: AuditConsumer, trail: Trail, make_event: MakeEvent
+    ) -> None:
+        events = [make_event() for _ in range(3)]
+        await trail.publish(*events)
+        # A consumer that read them and died before storing them.
+        await trail.redis.xreadgroup("activity", "ghost", {trail.stream: ">"}, count=10)
+        assert len(await trail.pending()) == 3
+        await consumer.step()
+        assert await trail.stored() == []  # not idle long enough yet
+        await asyncio.sleep(CLAIM_IDLE)
+        await consumer.step()
+        assert await trail.stored() == [e.id for e in events]
+        assert await trail.pending() == {}
+        assert metric(consumer, "claimed") == 3
+
+
+class TestPoisonEntries:
+    async def test_go_to_the_dead_letter_stream_after_n_deliveries_while_the_rest_flows(
+        self, consumer: AuditConsumer, trail: Trail, make_event: MakeEvent
+    ) -> None:
+        good = [make_event() for _ in range(3)]
+        ids = await trail.publish(
+            good[0],
+            {b"event": b"not json"},
+            {b"event": b'{"v": 1, "service": "auth"}'},
+            good[1],
+            {b"event": b"\xff\xfe binary"},
+            {b"something": b"else"},
+            good[2],
+        )
+        poison = [ids[1], ids[2], ids[4], ids[5]]
+
+        await consumer.step()  # delivery 1
+        assert await trail.stored() == [e.id for e in good]
+        assert await trail.pending() == dict.fromkeys(poison, 1)
+        await asyncio.sleep(CLAIM_IDLE)
+        await consumer.step()  # taken over again: delivery 2
+        assert await trail.pending() == dict.fromkeys(poison, 2)
+        assert await trail.dead_letters() == []
+        await asyncio.sleep(CLAIM_IDLE)
+        await consumer.step()  # delivery 3 of AUDIT_CONSUMER_MAX_DELIVERIES=3
+
+        assert await trail.pending() == {}
+        letters = await trail.dead_letters()
+        assert [letter[b"original_id"] for letter in letters] == poison
+        not_json, invalid, binary, no_event = letters
+        assert not_json == {
+            b"event": b"not json",
+            b"reason": not_json[b"reason"],
+            b"original_id": ids[1],
+            b"deliveries": b"3",
+            b"consumer": b"worker-1",
+        }
+        assert not_json[b"reason"].startswith(b"not valid JSON")
+        assert invalid[b"reason"].startswith(b"not a valid audit event: action: Field required")
+        assert binary[b"event"] == b"\xff\xfe binary"
+        assert (no_event[b"something"], no_event[b"reason"]) == (
+            b"else",
+            b"the entry has no 'event' field",
+        )
+        assert await trail.stored() == [e.id for e in good]
+        assert (await trail.verify()).ok is True
+        assert metric(consumer, "dead_lettered") == 4
+
+    async def test_a_row_the_database_refuses_is_isolated_from_its_batch(
+        self, consumer: AuditConsumer, trail: Trail, make_event: MakeEvent
+    ) -> None:
+        await trail.sql(
+            "ALTER TABLE activity.event ADD CONSTRAINT test_refuse CHECK (action <> 'bad.row')"
+        )
+        try:
+            before, bad, after = make_event(), make_event(action="bad.row"), make_event()
+            ids = await trail.publish(before, bad, after)
+            await consumer.step()
+            assert await trail.stored() == [before.id, after.id]
+            assert await trail.pending() == {ids[1]: 1}
+            for _ in range(2):
+                await asyncio.sleep(CLAIM_IDLE)
+                await consumer.step()
+        finally:
+            await trail.sql("ALTER TABLE activity.event DROP CONSTRAINT test_refuse")
+        (letter,) = await trail.dead_letters()
+        assert letter[b"original_id"] == ids[1]
+        assert letter[b"reason"].startswith(b"rejected by the database: CheckViolationError")
+        assert await trail.pending() == {}
+        assert (await trail.verify()).checked == 2
+
+
+class TestOutages:
+    async def test_nothing_is_dead_lettered_while_postgresql_is_unreachable(
+        self,
+        make_consumer: MakeConsumer,
+        settings: ActivitySettings,
+        trail: Trail,
+        make_event: MakeEvent,
+    ) -> None:
+        nowhere = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/x"
+        unreachable = Database(settings.model_copy(update={"database_url": nowhere}))
+        broken = make_consumer(name="cut-off", db=unreachable, audit_consumer_max_deliveries=1)
+        events = [make_event() for _ in range(3)]
+        ids = await trail.publish(*events)
+        stop = asyncio.Event()
+        task = asyncio.create_task(broken.run(stop))
+        await asyncio.sleep(0.8)  # several rounds, and take-overs of its own entries
+        stop.set()
+        await asyncio.wait_for(task, 5)
+        await unreachable.dispose()
+        assert await trail.dead_letters() == []
+        assert set(await trail.pending()) == set(ids)  # kept for another try
+        assert metric(broken, "errors") >= 2
+
+        healthy = make_consumer(name="healthy")
+        await asyncio.sleep(CLAIM_IDLE)
+        await healthy.step()
+        assert await trail.stored() == [e.id for e in events]
+        assert await trail.pending() == {}
+
+
+class TestRun:
+    async def test_stops_when_told_and_leaves_the_group_when_nothing_is_pending(
+        self, consumer: AuditConsumer, trail: Trail, make_event: MakeEvent
+    ) -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(consumer.run(stop))
+        await trail.publish(make_event(), make_event())
+
+        async def both_stored() -> bool:
+            return await trail.count() == 2
+
+        await eventually(both_stored)
+        assert await trail.consumers() == ["worker-1"]
+        stop.set()
+        await asyncio.wait_for(task, 2)
+        assert await trail.consumers() == []
+
+    async def test_the_group_is_created_again_if_the_stream_disappears(
+        self, consumer: AuditConsumer, trail: Trail, make_event: MakeEvent
+    ) -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(consumer.run(stop))
+        await asyncio.sleep(0.1)
+        await trail.redis.delete(trail.stream)
+        await asyncio.sleep(0.1)
+        event = make_event()
+        await trail.publish(event)
+
+        async def stored() -> bool:
+            return await trail.stored() == [event.id]
+
+        try:
+            await eventually(stored)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 2)

@@ -1,0 +1,300 @@
+"""`GET /activity`, `/activity/me` and `/activity/{id}`: who sees what, filters, pages, and a
+clear 422 for every malformed filter."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from common.testing import assert_error
+
+from ..conftest import API, Caller, MakeCaller, MakeEvent, Sql, Store
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def seqs(response: httpx.Response) -> list[int]:
+    assert response.status_code == 200, response.text
+    return [item["seq"] for item in response.json()["items"]]
+
+
+class TestListEvents:
+    async def test_answers_the_event_with_its_place_in_the_chain(
+        self,
+        client: httpx.AsyncClient,
+        auditor: Caller,
+        store: Store,
+        make_event: MakeEvent,
+        sql: Sql,
+    ) -> None:
+        event = make_event(
+            actor_id="u-1",
+            action="auth.user.password_changed",
+            resource=("user", "u-1"),
+            occurred_at=T0,
+            metadata={"sessions_ended": 2},
+        )
+        await store([event])
+        (row,) = await sql("SELECT recorded_at, hash FROM activity.event")
+        response = await client.get(f"{API}/activity", headers=auditor.headers)
+        assert response.status_code == 200
+        assert response.json() == {
+            "items": [
+                {
+                    "id": str(event.id),
+                    "occurred_at": "2026-03-01T12:00:00Z",
+                    "service": "auth",
+                    "action": "auth.user.password_changed",
+                    "outcome": "success",
+                    "actor": {
+                        "type": "user",
+                        "id": "u-1",
+                        "ip": "203.0.113.7",
+                        "user_agent": "tests/1.0",
+                    },
+                    "resource": {"type": "user", "id": "u-1"},
+                    "request_id": event.request_id,
+                    "metadata": {"sessions_ended": 2},
+                    "seq": 1,
+                    "recorded_at": row["recorded_at"].isoformat().replace("+00:00", "Z"),
+                    "prev_hash": "0" * 64,
+                    "hash": row["hash"],
+                }
+            ],
+            "next_cursor": None,
+        }
+
+    async def test_pages_newest_first_with_a_cursor(
+        self, client: httpx.AsyncClient, auditor: Caller, store: Store, make_event: MakeEvent
+    ) -> None:
+        await store([make_event() for _ in range(5)])
+        pages: list[list[int]] = []
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+            response = await client.get(f"{API}/activity", params=params, headers=auditor.headers)
+            pages.append(seqs(response))
+            cursor = response.json()["next_cursor"]
+            if cursor is None:
+                break
+        assert pages == [[5, 4], [3, 2], [1]]
+
+    async def test_filters_by_actor_action_resource_and_time(
+        self, client: httpx.AsyncClient, auditor: Caller, store: Store, make_event: MakeEvent
+    ) -> None:
+        await store(
+            [
+                make_event(actor_id="a", action="auth.user.login", occurred_at=T0),  # 1
+                make_event(actor_id="b", action="auth.user.login", occurred_at=T0),  # 2
+                make_event(
+                    actor_id="a",
+                    action="storage.file.deleted",
+                    resource=("file", "f-1"),
+                    occurred_at=T0 + timedelta(hours=1),
+                ),  # 3
+                make_event(
+                    actor_id="service:billing",
+                    action="storage.file.deleted",
+                    resource=("file", "f-2"),
+                    occurred_at=T0 + timedelta(hours=2),
+                ),  # 4
+                make_event(actor_id="a", resource=None, occurred_at=T0 + timedelta(hours=3)),  # 5
+            ]
+        )
+
+        async def find(**params: str) -> list[int]:
+            return seqs(await client.get(f"{API}/activity", params=params, headers=auditor.headers))
+
+        assert await find(actor_id="a") == [5, 3, 1]
+        assert await find(actor_id="service:billing") == [4]
+        assert await find(action="storage.file.deleted") == [4, 3]
+        assert await find(resource_type="file") == [4, 3]
+        assert await find(resource_type="file", resource_id="f-2") == [4]
+        assert await find(since=(T0 + timedelta(hours=1)).isoformat()) == [5, 4, 3]
+        assert await find(until=(T0 + timedelta(hours=1)).isoformat()) == [2, 1]
+        assert await find(
+            since=T0.isoformat(), until="2026-03-01T14:00:00+01:00", actor_id="a"
+        ) == [1]
+        assert await find(actor_id="nobody") == []
+
+    async def test_needs_a_token(self, client: httpx.AsyncClient) -> None:
+        assert_error(await client.get(f"{API}/activity"), 401, "not_authenticated")
+
+    async def test_needs_activity_read(self, client: httpx.AsyncClient, alice: Caller) -> None:
+        response = await client.get(f"{API}/activity", headers=alice.headers)
+        assert_error(response, 403, "permission_denied")
+
+    async def test_refuses_a_forged_token(self, client: httpx.AsyncClient, auditor: Caller) -> None:
+        header, payload, signature = auditor.token.split(".")
+        forged = f"{header}.{payload}.{signature[::-1]}"
+        response = await client.get(
+            f"{API}/activity", headers={"Authorization": f"Bearer {forged}"}
+        )
+        assert_error(response, 401, "invalid_token")
+
+
+MALFORMED: list[tuple[dict[str, str], str]] = [
+    ({"actor_id": "' OR 1=1 --"}, "validation_error"),
+    ({"actor_id": "a'; DROP TABLE activity.event; --"}, "validation_error"),
+    ({"actor_id": "x" * 201}, "validation_error"),
+    ({"resource_id": "f-1' OR '1'='1"}, "validation_error"),
+    ({"action": "auth.user.login' OR 1=1"}, "validation_error"),
+    ({"action": "login"}, "validation_error"),
+    ({"resource_type": "File"}, "validation_error"),
+    ({"since": "yesterday"}, "validation_error"),
+    ({"since": "2026-03-01T12:00:00"}, "validation_error"),  # no time zone
+    ({"until": "2026-02-30T00:00:00Z"}, "validation_error"),
+    ({"since": "2026-03-02T00:00:00Z", "until": "2026-03-01T00:00:00Z"}, "invalid_time_range"),
+    ({"since": "2026-03-01T00:00:00Z", "until": "2026-03-01T00:00:00Z"}, "invalid_time_range"),
+    ({"cursor": "not-a-cursor"}, "invalid_cursor"),
+    ({"cursor": "WyJ4Il0"}, "invalid_cursor"),  # ["x"]: decodes, but not a seq
+    ({"cursor": "' OR 1=1 --"}, "invalid_cursor"),
+    ({"limit": "0"}, "validation_error"),
+    ({"limit": "101"}, "validation_error"),
+    ({"limit": "1; DROP TABLE x"}, "validation_error"),
+]
+
+
+class TestMalformedFilters:
+    @pytest.mark.parametrize(("params", "code"), MALFORMED)
+    async def test_everyone_s_events(
+        self, client: httpx.AsyncClient, auditor: Caller, params: dict[str, str], code: str
+    ) -> None:
+        response = await client.get(f"{API}/activity", params=params, headers=auditor.headers)
+        assert_error(response, 422, code)
+
+    @pytest.mark.parametrize(("params", "code"), [m for m in MALFORMED if "actor_id" not in m[0]])
+    async def test_own_events(
+        self, client: httpx.AsyncClient, alice: Caller, params: dict[str, str], code: str
+    ) -> None:
+        response = await client.get(f"{API}/activity/me", params=params, headers=alice.headers)
+        assert_error(response, 422, code)
+
+    async def test_validation_errors_name_the_parameter(
+        self, client: httpx.AsyncClient, auditor: Caller
+    ) -> None:
+        response = await client.get(
+            f"{API}/activity", params={"actor_id": "' OR 1=1 --"}, headers=auditor.headers
+        )
+        error = assert_error(response, 422, "validation_error")
+        assert [d["loc"] for d in error["details"]] == [["query", "actor_id"]]
+
+
+class TestOwnEvents:
+    async def test_lists_only_the_callers_events(
+        self,
+        client: httpx.AsyncClient,
+        alice: Caller,
+        bob: Caller,
+        store: Store,
+        make_event: MakeEvent,
+    ) -> None:
+        await store(
+            [
+                make_event(actor_id=alice.subject),
+                make_event(actor_id=bob.subject),
+                make_event(actor_id=alice.subject, action="auth.user.logout"),
+            ]
+        )
+        mine = await client.get(f"{API}/activity/me", headers=alice.headers)
+        assert seqs(mine) == [3, 1]
+        assert {item["actor"]["id"] for item in mine.json()["items"]} == {alice.subject}
+        assert seqs(await client.get(f"{API}/activity/me", headers=bob.headers)) == [2]
+
+    async def test_takes_the_filters(
+        self, client: httpx.AsyncClient, alice: Caller, store: Store, make_event: MakeEvent
+    ) -> None:
+        await store(
+            [
+                make_event(actor_id=alice.subject),
+                make_event(actor_id=alice.subject, action="auth.user.logout"),
+            ]
+        )
+        response = await client.get(
+            f"{API}/activity/me", params={"action": "auth.user.logout"}, headers=alice.headers
+        )
+        assert seqs(response) == [2]
+
+    async def test_an_actor_id_in_the_query_does_not_widen_it(
+        self,
+        client: httpx.AsyncClient,
+        alice: Caller,
+        bob: Caller,
+        store: Store,
+        make_event: MakeEvent,
+    ) -> None:
+        await store([make_event(actor_id=bob.subject)])
+        response = await client.get(
+            f"{API}/activity/me", params={"actor_id": bob.subject}, headers=alice.headers
+        )
+        assert seqs(response) == []
+
+    async def test_a_service_sees_the_events_it_caused(
+        self,
+        client: httpx.AsyncClient,
+        make_caller: MakeCaller,
+        store: Store,
+        make_event: MakeEvent,
+    ) -> None:
+        service = make_caller(subject="service:billing")
+        await store([make_event(actor_id="service:billing"), make_event(actor_id="u-1")])
+        assert seqs(await client.get(f"{API}/activity/me", headers=service.headers)) == [1]
+
+    async def test_needs_a_token(self, client: httpx.AsyncClient) -> None:
+        assert_error(await client.get(f"{API}/activity/me"), 401, "not_authenticated")
+
+
+class TestReadEvent:
+    async def test_the_actor_reads_their_own_event(
+        self, client: httpx.AsyncClient, alice: Caller, store: Store, make_event: MakeEvent
+    ) -> None:
+        event = make_event(actor_id=alice.subject)
+        await store([event])
+        response = await client.get(f"{API}/activity/{event.id}", headers=alice.headers)
+        assert response.status_code == 200
+        body = response.json()
+        assert (body["id"], body["seq"], body["actor"]["id"]) == (str(event.id), 1, alice.subject)
+
+    async def test_someone_else_s_event_does_not_exist_for_them(
+        self,
+        client: httpx.AsyncClient,
+        alice: Caller,
+        bob: Caller,
+        store: Store,
+        make_event: MakeEvent,
+    ) -> None:
+        event = make_event(actor_id=alice.subject)
+        await store([event])
+        response = await client.get(f"{API}/activity/{event.id}", headers=bob.headers)
+        assert_error(response, 404, "event_not_found")
+
+    async def test_activity_read_reads_anyone_s_event(
+        self,
+        client: httpx.AsyncClient,
+        auditor: Caller,
+        alice: Caller,
+        store: Store,
+        make_event: MakeEvent,
+    ) -> None:
+        event = make_event(actor_id=alice.subject)
+        await store([event])
+        response = await client.get(f"{API}/activity/{event.id}", headers=auditor.headers)
+        assert response.json()["id"] == str(event.id)
+
+    async def test_an_unknown_event(self, client: httpx.AsyncClient, auditor: Caller) -> None:
+        response = await client.get(f"{API}/activity/{uuid.uuid4()}", headers=auditor.headers)
+        assert_error(response, 404, "event_not_found")
+
+    @pytest.mark.parametrize("event_id", ["42", "' OR 1=1 --", "0b7e3e8a-5f1c-4c1e-9a51"])
+    async def test_a_malformed_id(
+        self, client: httpx.AsyncClient, auditor: Caller, event_id: str
+    ) -> None:
+        response = await client.get(f"{API}/activity/{event_id}", headers=auditor.headers)
+        assert_error(response, 422, "validation_error")
+
+    async def test_needs_a_token(self, client: httpx.AsyncClient) -> None:
+        assert_error(await client.get(f"{API}/activity/{uuid.uuid4()}"), 401, "not_authenticated")

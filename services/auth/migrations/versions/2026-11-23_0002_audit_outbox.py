@@ -1,0 +1,46 @@
+"""audit outbox
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-23 22:21:05.386229+00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0002"
+down_revision: str | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "audit_outbox",
+        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
+        sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_outbox")),
+        sa.UniqueConstraint("event_id", name=op.f("uq_audit_outbox_event_id")),
+        schema="auth",
+    )
+    op.create_index(
+        op.f("ix_auth_audit_outbox_created_at"),
+        "audit_outbox",
+        ["created_at"],
+        unique=False,
+        schema="auth",
+    )
+
+
+def downgrade() -> None:
+    op.drop_index(op.f("ix_auth_audit_outbox_created_at"), table_name="audit_outbox", schema="auth")
+    op.drop_table("audit_outbox", schema="auth")

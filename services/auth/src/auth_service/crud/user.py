@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import Select, bindparam, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import selectinload
+
+from auth_service.models import Role, User, role_permission, user_role
+from common.db import CompiledQuery, CRUDBase, Page, PageParams, paginate
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# Correlated `ARRAY(SELECT ...)` columns: a user's role names and the union of their roles'
+# permissions, both sorted, read in the same statement as the user row.
+_ROLE_NAMES = func.array(
+    select(Role.name)
+    .join(user_role, user_role.c.role_id == Role.id)
+    .where(user_role.c.user_id == User.id)
+    .order_by(Role.name)
+    .scalar_subquery()
+)
+_PERMISSION_NAMES = func.array(
+    select(role_permission.c.permission_name)
+    .join(user_role, user_role.c.role_id == role_permission.c.role_id)
+    .where(user_role.c.user_id == User.id)
+    .group_by(role_permission.c.permission_name)
+    .order_by(role_permission.c.permission_name)
+    .scalar_subquery()
+)
+
+# The two hottest reads (every /auth/me, every login), compiled once for the driver.
+_PROFILE = CompiledQuery(
+    select(
+        User.id,
+        User.email,
+        User.full_name,
+        User.is_active,
+        User.created_at,
+        User.updated_at,
+        User.last_login_at,
+        _ROLE_NAMES.label("roles"),
+    ).where(User.id == bindparam("user_id"))
+)
+_CREDENTIALS = CompiledQuery(
+    select(
+        User.id,
+        User.password_hash,
+        User.is_active,
+        _ROLE_NAMES.label("roles"),
+        _PERMISSION_NAMES.label("permissions"),
+    ).where(User.email == bindparam("email"))
+)
+
+
+class UserCRUD(CRUDBase[User, BaseModel, BaseModel]):
+    async def profile(self, engine: AsyncEngine, user_id: uuid.UUID) -> dict[str, Any] | None:
+        """The user's profile with role names, in one statement outside any transaction."""
+        return await _PROFILE.fetch_one(engine, user_id=user_id)
+
+    async def credentials(self, engine: AsyncEngine, email: str) -> dict[str, Any] | None:
+        """What a login needs (id, hash, state, roles, permissions), in one statement outside
+        any transaction."""
+        return await _CREDENTIALS.fetch_one(engine, email=email)
+
+    async def get_by_email(self, session: AsyncSession, email: str) -> User | None:
+        return await session.scalar(select(User).where(User.email == email))
+
+    async def get_with_roles(
+        self,
+        session: AsyncSession,
+        user_id: uuid.UUID,
+        *,
+        for_update: bool = False,
+        with_permissions: bool = False,
+    ) -> User | None:
+        roles = selectinload(User.roles)
+        if with_permissions:
+            roles = roles.selectinload(Role.permissions)
+        statement = select(User).where(User.id == user_id).options(roles)
+        if for_update:
+            statement = statement.with_for_update(of=User)
+        return await session.scalar(statement)
+
+    async def search(
+        self,
+        session: AsyncSession,
+        *,
+        params: PageParams,
+        query: str | None = None,
+        is_active: bool | None = None,
+        role: str | None = None,
+    ) -> Page[User]:
+        statement: Select[User] = select(User).options(selectinload(User.roles))
+        if query:
+            pattern = f"%{_escape_like(query.lower())}%"
+            statement = statement.where(
+                or_(
+                    User.email.like(pattern, escape="\\"),
+                    func.lower(User.full_name).like(pattern, escape="\\"),
+                )
+            )
+        if is_active is not None:
+            statement = statement.where(User.is_active.is_(is_active))
+        if role is not None:
+            statement = statement.where(User.roles.any(Role.name == role))
+        return await paginate(
+            session, statement, order_by=[User.created_at, User.id], params=params
+        )
+
+    async def authorization(
+        self, session: AsyncSession, user_id: uuid.UUID
+    ) -> tuple[list[str], list[str]]:
+        """Role names and the union of their permissions, in one statement."""
+        row = (
+            await session.execute(select(_ROLE_NAMES, _PERMISSION_NAMES).where(User.id == user_id))
+        ).first()
+        return (list(row[0]), list(row[1])) if row is not None else ([], [])
+
+    async def count_active_with_role(
+        self, session: AsyncSession, role_name: str, *, excluding: uuid.UUID | None = None
+    ) -> int:
+        statement = (
+            select(func.count())
+            .select_from(User)
+            .where(User.is_active.is_(True), User.roles.any(Role.name == role_name))
+        )
+        if excluding is not None:
+            statement = statement.where(User.id != excluding)
+        return int(await session.scalar(statement) or 0)
+
+
+users = UserCRUD(User)

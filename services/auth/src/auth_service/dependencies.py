@@ -1,0 +1,96 @@
+"""Dependency providers: each route asks for a ready service object, built from the request's
+database session and the singletons the lifespan put on `app.state`. All are `async def`:
+FastAPI runs a plain `def` dependency in the thread pool, a hop per request for nothing."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from auth_service.services.accounts import AccountService
+from auth_service.services.context import ClientInfo
+from auth_service.services.login import LoginService
+from auth_service.services.password_reset import PasswordResetService
+from auth_service.services.roles import RoleService
+from auth_service.services.sessions import SessionService
+from auth_service.services.signing_keys import SigningKeyService
+from auth_service.services.users import UserAdminService
+from auth_service.settings import AuthSettings
+from common.db import SessionDep
+
+
+async def get_settings_from_app(request: Request) -> AuthSettings:
+    settings: AuthSettings = request.app.state.settings
+    return settings
+
+
+async def get_client_info(request: Request) -> ClientInfo:
+    user_agent = request.headers.get("user-agent")
+    return ClientInfo(
+        ip=request.client.host if request.client else None,
+        user_agent=user_agent[:255] if user_agent else None,
+    )
+
+
+async def get_session_service(request: Request, session: SessionDep) -> SessionService:
+    state = request.app.state
+    return SessionService(session, settings=state.settings, issuer=state.token_issuer)
+
+
+async def get_login_service(request: Request) -> LoginService:
+    """No session: login reads and writes one statement each, outside any transaction."""
+    state = request.app.state
+    return LoginService(
+        state.database.engine,
+        settings=state.settings,
+        hasher=state.password_hasher,
+        throttle=state.login_throttle,
+        issuer=state.token_issuer,
+    )
+
+
+async def get_account_service(request: Request, session: SessionDep) -> AccountService:
+    state = request.app.state
+    return AccountService(
+        session,
+        hasher=state.password_hasher,
+        policy=state.password_policy,
+        throttle=state.password_change_throttle,
+    )
+
+
+async def get_password_reset_service(request: Request, session: SessionDep) -> PasswordResetService:
+    state = request.app.state
+    return PasswordResetService(
+        session,
+        settings=state.settings,
+        hasher=state.password_hasher,
+        policy=state.password_policy,
+        throttle=state.reset_throttle,
+        send_mail=state.reset_mailer,
+    )
+
+
+async def get_user_admin_service(session: SessionDep) -> UserAdminService:
+    return UserAdminService(session)
+
+
+async def get_role_service(session: SessionDep) -> RoleService:
+    return RoleService(session)
+
+
+async def get_key_service(request: Request) -> SigningKeyService:
+    keys: SigningKeyService = request.app.state.key_service
+    return keys
+
+
+SettingsDep = Annotated[AuthSettings, Depends(get_settings_from_app)]
+ClientInfoDep = Annotated[ClientInfo, Depends(get_client_info)]
+SessionServiceDep = Annotated[SessionService, Depends(get_session_service)]
+LoginServiceDep = Annotated[LoginService, Depends(get_login_service)]
+AccountServiceDep = Annotated[AccountService, Depends(get_account_service)]
+PasswordResetServiceDep = Annotated[PasswordResetService, Depends(get_password_reset_service)]
+UserAdminServiceDep = Annotated[UserAdminService, Depends(get_user_admin_service)]
+RoleServiceDep = Annotated[RoleService, Depends(get_role_service)]
+KeyServiceDep = Annotated[SigningKeyService, Depends(get_key_service)]

@@ -1,0 +1,93 @@
+"""The auth service: `uvicorn auth_service.main:create_app --factory --port 8001`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from auth_service.models import AuditOutbox
+from auth_service.routes import API_ROUTERS, ROOT_ROUTERS
+from auth_service.services.notifications import QUEUE, CeleryResetMailer
+from auth_service.services.passwords import PasswordHasher, PasswordPolicy
+from auth_service.services.seed import seed_rbac
+from auth_service.services.signing_keys import ActiveSigningKey, SigningKeyService
+from auth_service.services.throttle import LoginThrottle, ResetThrottle, Throttle
+from auth_service.services.tokens import AccessTokenIssuer
+from auth_service.settings import AuthSettings, get_settings
+from common.app import create_service_app
+from common.celery_app import create_celery_app
+from common.redis import KeySpace
+from common.security import JwksSource
+
+DESCRIPTION = """
+Accounts, roles and permissions. Issues RS256 access tokens (RFC 9068) that every service
+verifies against `/.well-known/jwks.json`, and rotating refresh tokens with reuse detection.
+"""
+
+
+def _jwks_from_database(app: FastAPI) -> JwksSource:
+    """Auth verifies its own tokens from its own table, not over HTTP to itself."""
+
+    async def fetch() -> Mapping[str, Any]:
+        async with app.state.database.sessionmaker() as session:
+            keys: SigningKeyService = app.state.key_service
+            return await keys.jwks(session)
+
+    return fetch
+
+
+def create_app(settings: AuthSettings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = app.state
+        state.password_hasher = hasher = PasswordHasher(
+            concurrency=settings.password_hash_concurrency
+        )
+        state.password_policy = PasswordPolicy(min_length=settings.password_min_length)
+        state.key_service = keys = SigningKeyService(settings)
+        state.token_issuer = AccessTokenIssuer(
+            settings, ActiveSigningKey(settings, state.database.engine)
+        )
+        keyspace = KeySpace(settings.redis_key_prefix)
+        strict = Throttle(state.redis, keyspace, fail_open=settings.login_throttle_fail_open)
+        lenient = Throttle(state.redis, keyspace, fail_open=True)
+        limits = {
+            "max_per_account": settings.login_max_failures_per_account,
+            "max_per_ip": settings.login_max_failures_per_ip,
+            "window_seconds": settings.login_failure_window_seconds,
+        }
+        state.login_throttle = LoginThrottle(strict, **limits)
+        # Changing a password needs a valid access token already: during a Redis outage it runs
+        # unthrottled rather than locking every signed-in user out of it. Same counters.
+        state.password_change_throttle = LoginThrottle(lenient, **limits)
+        # The reset cap only spares inboxes; without Redis no mail can be queued anyway, so the
+        # request keeps its one answer instead of failing.
+        state.reset_throttle = ResetThrottle(
+            lenient, max_per_address=settings.password_reset_max_per_hour
+        )
+        producer = create_celery_app(QUEUE, settings)
+        state.reset_mailer = CeleryResetMailer(producer)
+        async with state.database.sessionmaker() as session:
+            await seed_rbac(session)
+            await keys.ensure_active(session)
+        try:
+            yield
+        finally:
+            producer.close()
+            hasher.close()
+
+    return create_service_app(
+        settings,
+        title="Auth service",
+        description=DESCRIPTION,
+        routers=API_ROUTERS,
+        root_routers=ROOT_ROUTERS,
+        lifespan=lifespan,
+        jwks_source=_jwks_from_database,
+        outbox=AuditOutbox,
+    )

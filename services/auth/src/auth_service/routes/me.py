@@ -1,0 +1,44 @@
+"""The caller's own account."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from auth_service.dependencies import AccountServiceDep, ClientInfoDep
+from auth_service.schemas import MeUpdate, PasswordChangeRequest, UserResponse
+from auth_service.services.accounts import read_profile
+from common.db import EngineDep
+from common.schemas import error_responses
+from common.security import CurrentPrincipal
+
+router = APIRouter(prefix="/auth/me", tags=["me"])
+
+
+@router.get("", response_model=UserResponse, responses=error_responses(401))
+async def read_me(principal: CurrentPrincipal, engine: EngineDep) -> UserResponse:
+    return UserResponse.model_validate(await read_profile(engine, principal.user_id))
+
+
+@router.put("", response_model=UserResponse, responses=error_responses(401, 422))
+async def update_me(
+    data: MeUpdate, principal: CurrentPrincipal, accounts: AccountServiceDep, client: ClientInfoDep
+) -> UserResponse:
+    user = await accounts.update_profile(principal.user_id, data=data, client=client)
+    return UserResponse.model_validate(user)
+
+
+@router.put(
+    "/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(400, 401, 422, 429),
+    summary="Change the password; every other session is signed out",
+)
+async def change_password(
+    data: PasswordChangeRequest,
+    principal: CurrentPrincipal,
+    accounts: AccountServiceDep,
+    client: ClientInfoDep,
+) -> None:
+    await accounts.change_password(
+        principal.user_id, data=data, session_id=principal.session_id, client=client
+    )

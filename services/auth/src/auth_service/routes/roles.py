@@ -1,0 +1,90 @@
+"""Roles and the permission catalog."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, status
+
+from auth_service.dependencies import ClientInfoDep, RoleServiceDep
+from auth_service.permissions import ROLES_READ, ROLES_WRITE
+from auth_service.schemas import PermissionResponse, RoleCreate, RoleResponse, RoleUpdate
+from common.db import PageParamsDep, PageResponse
+from common.schemas import error_responses
+from common.security import Principal, require_permission
+
+router = APIRouter(tags=["roles"])
+
+Reader = Annotated[Principal, require_permission(ROLES_READ)]
+Writer = Annotated[Principal, require_permission(ROLES_WRITE)]
+
+
+@router.get(
+    "/roles",
+    response_model=PageResponse[RoleResponse],
+    responses=error_responses(401, 403, 422),
+    summary="List roles by name",
+)
+async def list_roles(
+    _: Reader, roles: RoleServiceDep, page: PageParamsDep
+) -> PageResponse[RoleResponse]:
+    return PageResponse[RoleResponse].from_page(await roles.page(params=page))
+
+
+@router.post(
+    "/roles",
+    response_model=RoleResponse,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(401, 403, 409, 422),
+)
+async def create_role(
+    data: RoleCreate, actor: Writer, roles: RoleServiceDep, client: ClientInfoDep
+) -> RoleResponse:
+    return RoleResponse.model_validate(await roles.create(data=data, actor=actor, client=client))
+
+
+@router.get(
+    "/roles/{role_id}", response_model=RoleResponse, responses=error_responses(401, 403, 404)
+)
+async def read_role(role_id: uuid.UUID, _: Reader, roles: RoleServiceDep) -> RoleResponse:
+    return RoleResponse.model_validate(await roles.get(role_id))
+
+
+@router.patch(
+    "/roles/{role_id}",
+    response_model=RoleResponse,
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def update_role(
+    role_id: uuid.UUID,
+    data: RoleUpdate,
+    actor: Writer,
+    roles: RoleServiceDep,
+    client: ClientInfoDep,
+) -> RoleResponse:
+    role = await roles.update(role_id, data=data, actor=actor, client=client)
+    return RoleResponse.model_validate(role)
+
+
+@router.delete(
+    "/roles/{role_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(401, 403, 404, 409),
+)
+async def delete_role(
+    role_id: uuid.UUID, actor: Writer, roles: RoleServiceDep, client: ClientInfoDep
+) -> None:
+    await roles.delete(role_id, actor=actor, client=client)
+
+
+@router.get(
+    "/permissions",
+    response_model=PageResponse[PermissionResponse],
+    responses=error_responses(401, 403, 422),
+    summary="The permission catalog",
+)
+async def list_permissions(
+    _: Reader, roles: RoleServiceDep, page: PageParamsDep
+) -> PageResponse[PermissionResponse]:
+    return PageResponse[PermissionResponse].from_page(await roles.permissions(params=page))

@@ -1,0 +1,79 @@
+"""User administration."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from auth_service.dependencies import ClientInfoDep, UserAdminServiceDep
+from auth_service.permissions import USERS_READ, USERS_WRITE
+from auth_service.schemas import UserAdminUpdate, UserResponse, UserRolesUpdate
+from common.db import PageParamsDep, PageResponse
+from common.schemas import error_responses
+from common.security import Principal, require_permission
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+Reader = Annotated[Principal, require_permission(USERS_READ)]
+Writer = Annotated[Principal, require_permission(USERS_WRITE)]
+
+
+@router.get(
+    "",
+    response_model=PageResponse[UserResponse],
+    responses=error_responses(401, 403, 422),
+    summary="Search users, newest first",
+)
+async def list_users(
+    _: Reader,
+    users: UserAdminServiceDep,
+    page: PageParamsDep,
+    q: Annotated[
+        str | None, Query(max_length=100, description="Part of the e-mail or name")
+    ] = None,
+    is_active: bool | None = None,
+    role: Annotated[str | None, Query(max_length=64)] = None,
+) -> PageResponse[UserResponse]:
+    result = await users.search(params=page, query=q, is_active=is_active, role=role)
+    return PageResponse[UserResponse].from_page(result)
+
+
+@router.get("/{user_id}", response_model=UserResponse, responses=error_responses(401, 403, 404))
+async def read_user(user_id: uuid.UUID, _: Reader, users: UserAdminServiceDep) -> UserResponse:
+    return UserResponse.model_validate(await users.get(user_id))
+
+
+@router.patch(
+    "/{user_id}",
+    response_model=UserResponse,
+    responses=error_responses(401, 403, 404, 409, 422),
+    summary="Change a user's name or deactivate/reactivate the account",
+)
+async def update_user(
+    user_id: uuid.UUID,
+    data: UserAdminUpdate,
+    actor: Writer,
+    users: UserAdminServiceDep,
+    client: ClientInfoDep,
+) -> UserResponse:
+    user = await users.update(user_id, data=data, actor=actor, client=client)
+    return UserResponse.model_validate(user)
+
+
+@router.put(
+    "/{user_id}/roles",
+    response_model=UserResponse,
+    responses=error_responses(401, 403, 404, 409, 422),
+    summary="Replace a user's roles",
+)
+async def set_user_roles(
+    user_id: uuid.UUID,
+    data: UserRolesUpdate,
+    actor: Writer,
+    users: UserAdminServiceDep,
+    client: ClientInfoDep,
+) -> UserResponse:
+    user = await users.set_roles(user_id, role_names=data.roles, actor=actor, client=client)
+    return UserResponse.model_validate(user)

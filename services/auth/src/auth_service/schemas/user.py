@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+
+from common.schemas import RequestModel, ResponseModel
+
+RoleName = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class UserResponse(ResponseModel):
+    id: uuid.UUID
+    email: str
+    full_name: str | None
+    is_active: bool
+    roles: list[str]
+    created_at: datetime
+    updated_at: datetime
+    last_login_at: datetime | None
+
+    @field_validator("roles", mode="before")
+    @classmethod
+    def _role_names(cls, value: Any) -> Any:
+        return [getattr(r, "name", r) for r in value]
+
+
+class MeUpdate(RequestModel):
+    full_name: Annotated[str | None, Field(max_length=200)]
+
+
+class UserAdminUpdate(RequestModel):
+    full_name: Annotated[str | None, Field(max_length=200)] = None
+    is_active: bool | None = None
+
+
+class UserRolesUpdate(RequestModel):
+    roles: Annotated[list[RoleName], Field(max_length=50)]

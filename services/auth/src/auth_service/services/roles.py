@@ -1,0 +1,126 @@
+"""Role administration and the permission catalog."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth_service import crud
+from auth_service.audit import Action, principal_actor, recorder, role_resource
+from auth_service.exceptions import (
+    RoleInUse,
+    RoleNameTaken,
+    RoleNotFound,
+    SystemRoleProtected,
+    UnknownPermission,
+)
+from auth_service.models import Permission, Role
+from auth_service.permissions import SUPER_ADMIN
+from auth_service.schemas import RoleCreate, RoleUpdate
+from auth_service.services.authorization import ensure_holds
+from auth_service.services.context import ClientInfo
+from common.db import Page, PageParams, utcnow
+from common.security import Principal
+
+
+class RoleService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def page(self, *, params: PageParams) -> Page[Role]:
+        return await crud.roles.page(self.session, params=params)
+
+    async def permissions(self, *, params: PageParams) -> Page[Permission]:
+        return await crud.permissions.page(self.session, params=params)
+
+    async def get(self, role_id: uuid.UUID) -> Role:
+        role = await crud.roles.get_with_permissions(self.session, role_id)
+        if role is None:
+            raise RoleNotFound
+        return role
+
+    async def create(self, *, data: RoleCreate, actor: Principal, client: ClientInfo) -> Role:
+        permissions = await self._permissions(data.permissions)
+        ensure_holds(actor, data.permissions)
+        role = Role(
+            id=uuid.uuid4(), name=data.name, description=data.description, permissions=permissions
+        )
+        self.session.add(role)
+        recorder.record(
+            self.session,
+            action=Action.ROLE_CREATED,
+            actor=principal_actor(actor, client),
+            resource=role_resource(role.id),
+            metadata={"name": role.name, "permissions": [p.name for p in permissions]},
+        )
+        await self._commit_unique_name()
+        return role
+
+    async def update(
+        self, role_id: uuid.UUID, *, data: RoleUpdate, actor: Principal, client: ClientInfo
+    ) -> Role:
+        role = await self.get(role_id)
+        if role.name == SUPER_ADMIN:
+            raise SystemRoleProtected
+        if data.name is not None and data.name != role.name and role.is_system:
+            raise SystemRoleProtected
+        # Editing a role means granting and revoking its rights: hold them all, old and new.
+        before = {p.name for p in role.permissions}
+        ensure_holds(actor, before)
+        if data.permissions is not None:
+            permissions = await self._permissions(data.permissions)
+            ensure_holds(actor, data.permissions)
+            role.permissions = permissions
+        if data.name is not None:
+            role.name = data.name
+        if data.description is not None:
+            role.description = data.description
+        role.updated_at = utcnow()
+        after = {p.name for p in role.permissions}
+        recorder.record(
+            self.session,
+            action=Action.ROLE_UPDATED,
+            actor=principal_actor(actor, client),
+            resource=role_resource(role.id),
+            metadata={
+                "name": role.name,
+                "fields": sorted(data.model_fields_set),
+                "permissions_added": sorted(after - before),
+                "permissions_removed": sorted(before - after),
+            },
+        )
+        await self._commit_unique_name()
+        return role
+
+    async def delete(self, role_id: uuid.UUID, *, actor: Principal, client: ClientInfo) -> None:
+        role = await self.get(role_id)
+        if role.is_system:
+            raise SystemRoleProtected
+        ensure_holds(actor, [p.name for p in role.permissions])
+        if await crud.roles.count_users(self.session, role.id):
+            raise RoleInUse
+        await crud.roles.delete(self.session, obj=role)
+        recorder.record(
+            self.session,
+            action=Action.ROLE_DELETED,
+            actor=principal_actor(actor, client),
+            resource=role_resource(role.id),
+            metadata={"name": role.name, "permissions": sorted(p.name for p in role.permissions)},
+        )
+        await self.session.commit()
+
+    async def _permissions(self, names: list[str]) -> list[Permission]:
+        found = await crud.permissions.get_by_names(self.session, set(names))
+        unknown = sorted(set(names) - {p.name for p in found})
+        if unknown:
+            raise UnknownPermission(details={"unknown_permissions": unknown})
+        return sorted(found, key=lambda p: p.name)
+
+    async def _commit_unique_name(self) -> None:
+        try:
+            await self.session.commit()
+        except IntegrityError as exc:
+            await self.session.rollback()
+            raise RoleNameTaken from exc

@@ -1,0 +1,176 @@
+"""Sessions after sign-in (which is `services/login.py`): refresh-token rotation with reuse
+detection, logout, and the client-credentials grant for services.
+
+A session is a family of refresh tokens. Each refresh replaces the presented token with a new
+one of the same family; presenting a replaced (or revoked) token again means it was copied, so
+the whole family is revoked and both holders must sign in again (OAuth 2.0 Security BCP, RFC
+9700 §4.14.2). A family dies at its absolute expiry however often it was rotated.
+"""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth_service import crud
+from auth_service.audit import Action, anonymous, recorder, user_actor, user_resource
+from auth_service.exceptions import (
+    InvalidClient,
+    InvalidRefreshToken,
+    RefreshTokenReused,
+)
+from auth_service.models import RefreshToken
+from auth_service.schemas import TokenPair, TokenResponse
+from auth_service.services.context import ClientInfo
+from auth_service.services.tokens import AccessTokenIssuer, hash_opaque_token, new_opaque_token
+from auth_service.settings import AuthSettings
+from common.audit import Actor, Resource
+from common.db import utcnow
+from common.security import SERVICE_SUBJECT_PREFIX
+
+
+class SessionService:
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        settings: AuthSettings,
+        issuer: AccessTokenIssuer,
+    ) -> None:
+        self.session = session
+        self.settings = settings
+        self.issuer = issuer
+
+    async def _rotate_in(
+        self,
+        user_id: uuid.UUID,
+        family_id: uuid.UUID,
+        expires_at: datetime,
+        *,
+        roles: Sequence[str],
+        permissions: Sequence[str],
+    ) -> TokenPair:
+        """Add the family's next refresh token and sign an access token for it (the caller
+        commits)."""
+        refresh, refresh_hash = new_opaque_token()
+        self.session.add(
+            RefreshToken(
+                token_hash=refresh_hash,
+                user_id=user_id,
+                family_id=family_id,
+                expires_at=expires_at,
+            )
+        )
+        access = await self.issuer.issue(
+            subject=str(user_id),
+            roles=roles,
+            permissions=permissions,
+            client_id=self.settings.jwt_client_id,
+            session_id=family_id,
+        )
+        return TokenPair(
+            access_token=access.token, refresh_token=refresh, expires_in=access.expires_in
+        )
+
+    async def refresh(self, *, refresh_token: str, client: ClientInfo) -> TokenPair:
+        now = utcnow()
+        current = await crud.refresh_tokens.get_by_hash_for_update(
+            self.session, hash_opaque_token(refresh_token)
+        )
+        if current is None:
+            raise InvalidRefreshToken
+        if current.rotated_at is not None or current.revoked_at is not None:
+            await crud.refresh_tokens.revoke_family(self.session, current.family_id, at=now)
+            recorder.record(
+                self.session,
+                action=Action.REFRESH_TOKEN_REUSED,
+                outcome="failure",
+                actor=anonymous(client),
+                resource=user_resource(current.user_id),
+                metadata={"session_id": str(current.family_id), "session_revoked": True},
+            )
+            await self.session.commit()
+            raise RefreshTokenReused
+        if current.expires_at <= now:
+            raise InvalidRefreshToken
+        user = await crud.users.get(self.session, current.user_id)
+        if user is None or not user.is_active:
+            await crud.refresh_tokens.revoke_family(self.session, current.family_id, at=now)
+            await self.session.commit()
+            raise InvalidRefreshToken
+        current.rotated_at = now
+        roles, permissions = await crud.users.authorization(self.session, user.id)
+        pair = await self._rotate_in(
+            user.id, current.family_id, current.expires_at, roles=roles, permissions=permissions
+        )
+        await self.session.commit()
+        return pair
+
+    async def logout(self, *, refresh_token: str, client: ClientInfo) -> None:
+        """Ends the session the token belongs to. Unknown tokens are ignored: logging out is
+        idempotent and says nothing about which tokens exist."""
+        current = await crud.refresh_tokens.get_by_hash_for_update(
+            self.session, hash_opaque_token(refresh_token)
+        )
+        if current is None:
+            return
+        await crud.refresh_tokens.revoke_family(self.session, current.family_id, at=utcnow())
+        recorder.record(
+            self.session,
+            action=Action.LOGOUT,
+            actor=user_actor(current.user_id, client),
+            resource=user_resource(current.user_id),
+            metadata={"session_id": str(current.family_id)},
+        )
+        await self.session.commit()
+
+    async def logout_all(self, *, user_id: uuid.UUID, client: ClientInfo) -> None:
+        await crud.refresh_tokens.revoke_for_user(self.session, user_id, at=utcnow())
+        recorder.record(
+            self.session,
+            action=Action.LOGOUT_ALL,
+            actor=user_actor(user_id, client),
+            resource=user_resource(user_id),
+        )
+        await self.session.commit()
+
+    async def client_credentials(
+        self, *, client_id: str, client_secret: str, client: ClientInfo
+    ) -> TokenResponse:
+        found = await crud.service_clients.get_by_name(self.session, client_id)
+        presented = hash_opaque_token(client_secret)
+        expected = found.secret_hash if found is not None else hash_opaque_token("")
+        if found is None or not found.is_active or not hmac.compare_digest(presented, expected):
+            recorder.record(
+                self.session,
+                action=Action.SERVICE_TOKEN_ISSUED,
+                outcome="failure",
+                actor=anonymous(client),
+                metadata={"client_id": client_id},
+            )
+            await self.session.commit()
+            raise InvalidClient
+        access = await self.issuer.issue(
+            subject=f"{SERVICE_SUBJECT_PREFIX}{found.name}",
+            roles=[],
+            permissions=found.permissions,
+            client_id=found.name,
+        )
+        recorder.record(
+            self.session,
+            action=Action.SERVICE_TOKEN_ISSUED,
+            actor=Actor(
+                type="service",
+                id=f"{SERVICE_SUBJECT_PREFIX}{found.name}",
+                ip=client.ip,
+                user_agent=client.user_agent,
+            ),
+            resource=Resource(type="service_client", id=found.name),
+            metadata={"permissions": list(found.permissions)},
+        )
+        await self.session.commit()
+        return TokenResponse(access_token=access.token, expires_in=access.expires_in)

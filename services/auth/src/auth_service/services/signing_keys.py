@@ -1,0 +1,182 @@
+"""Signing-key life cycle: create, encrypt at rest, rotate, publish.
+
+The active key signs; rotation retires it and creates a new one in one transaction. A retired
+key stays in the JWKS for one access-token lifetime (plus leeway) after it retired, so every
+token it signed keeps verifying until it expires, then it drops out of the JWKS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import math
+import os
+import time
+from datetime import timedelta
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from jwt.algorithms import RSAAlgorithm
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from auth_service import crud
+from auth_service.audit import Action, recorder
+from auth_service.models import KeyState, SigningKey
+from auth_service.settings import AuthSettings
+from common.audit import SYSTEM, Resource
+from common.db import utcnow
+from common.errors import ServiceUnavailable
+
+_LOCK_SQL = text("SELECT pg_advisory_xact_lock(hashtext('auth.signing_key'))")
+
+
+class SigningKeyUnavailable(ServiceUnavailable):
+    code = "signing_key_unavailable"
+    message = "No usable signing key; an operator must run rotate-signing-key."
+
+
+class KeyCipher:
+    """AES-256-GCM with a key derived from SECRET_KEY by HKDF; the kid is authenticated data,
+    so a ciphertext cannot be moved to another row."""
+
+    def __init__(self, secret_key: str) -> None:
+        derived = HKDF(
+            algorithm=hashes.SHA256(),
+            length=32,
+            salt=b"auth-service/signing-key",
+            info=b"signing-key-encryption/v1",
+        ).derive(secret_key.encode())
+        self._aead = AESGCM(derived)
+
+    def encrypt(self, plaintext: bytes, *, kid: str) -> bytes:
+        nonce = os.urandom(12)
+        return nonce + self._aead.encrypt(nonce, plaintext, kid.encode())
+
+    def decrypt(self, blob: bytes, *, kid: str) -> bytes:
+        try:
+            return self._aead.decrypt(blob[:12], blob[12:], kid.encode())
+        except InvalidTag as exc:
+            raise SigningKeyUnavailable(
+                "The signing key cannot be decrypted with the current SECRET_KEY."
+            ) from exc
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def public_jwk(public_key: rsa.RSAPublicKey) -> dict[str, Any]:
+    """The public JWK, its kid the RFC 7638 thumbprint (stable and derivable by anyone)."""
+    jwk: dict[str, Any] = json.loads(RSAAlgorithm.to_jwk(public_key))
+    canonical = json.dumps(
+        {"e": jwk["e"], "kty": "RSA", "n": jwk["n"]}, separators=(",", ":"), sort_keys=True
+    )
+    kid = _b64url(hashlib.sha256(canonical.encode()).digest())
+    return {"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": jwk["n"], "e": jwk["e"]}
+
+
+class SigningKeyService:
+    def __init__(self, settings: AuthSettings) -> None:
+        self.cipher = KeyCipher(settings.secret_key.get_secret_value())
+        self.bits = settings.signing_key_bits
+        # A replica may sign with a just-retired key for up to SIGNING_KEY_RECHECK_SECONDS
+        # (see ActiveSigningKey); its tokens must verify until they expire, so the JWKS keeps
+        # retired keys that much longer.
+        self.retention = timedelta(
+            seconds=settings.access_token_ttl_seconds
+            + settings.jwt_leeway_seconds
+            + settings.signing_key_recheck_seconds
+        )
+
+    def _generate(self) -> SigningKey:
+        private_key = rsa.generate_private_key(public_exponent=65537, key_size=self.bits)
+        jwk = public_jwk(private_key.public_key())
+        pem = private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        kid = jwk["kid"]
+        return SigningKey(
+            kid=kid,
+            algorithm="RS256",
+            public_jwk=jwk,
+            private_key_encrypted=self.cipher.encrypt(pem, kid=kid),
+            state=KeyState.ACTIVE,
+        )
+
+    async def ensure_active(self, session: AsyncSession) -> str:
+        """Create the first key if there is none. Safe with several replicas starting at once."""
+        await session.execute(_LOCK_SQL)
+        active = await crud.signing_keys.get_active(session)
+        if active is None:
+            active = await asyncio.to_thread(self._generate)
+            session.add(active)
+        kid = active.kid
+        await session.commit()
+        return kid
+
+    async def rotate(self, session: AsyncSession) -> tuple[SigningKey, SigningKey | None]:
+        """Retire the active key and make a new one active; returns (new, retired)."""
+        await session.execute(_LOCK_SQL)
+        new_key = await asyncio.to_thread(self._generate)
+        retired = await crud.signing_keys.get_active(session, for_update=True)
+        if retired is not None:
+            retired.state = KeyState.RETIRED
+            retired.retired_at = utcnow()
+            await session.flush()  # free the one-active slot before the new key takes it
+        session.add(new_key)
+        recorder.record(
+            session,
+            action=Action.SIGNING_KEY_ROTATED,
+            actor=SYSTEM,
+            resource=Resource(type="signing_key", id=new_key.kid),
+            metadata={"retired_kid": retired.kid if retired is not None else None},
+        )
+        await session.commit()
+        return new_key, retired
+
+    async def jwks(self, session: AsyncSession) -> dict[str, Any]:
+        keys = await crud.signing_keys.published(session, retired_after=utcnow() - self.retention)
+        return {"keys": [key.public_jwk for key in keys]}
+
+
+class ActiveSigningKey:
+    """The key that signs, as one process sees it. Decrypted once per kid; which kid is active
+    is asked again at most every SIGNING_KEY_RECHECK_SECONDS, so a rotation by another process
+    is followed within that time without a query per token."""
+
+    def __init__(self, settings: AuthSettings, engine: AsyncEngine) -> None:
+        self.cipher = KeyCipher(settings.secret_key.get_secret_value())
+        self.engine = engine
+        self.recheck_seconds = settings.signing_key_recheck_seconds
+        self._current: tuple[str, rsa.RSAPrivateKey] | None = None
+        self._checked_at = -math.inf
+
+    async def get(self) -> tuple[str, rsa.RSAPrivateKey]:
+        now = time.monotonic()
+        if self._current is not None and now - self._checked_at < self.recheck_seconds:
+            return self._current
+        kid = await crud.signing_keys.active_kid(self.engine)
+        self._checked_at = now
+        if kid is None:
+            raise SigningKeyUnavailable
+        if self._current is not None and self._current[0] == kid:
+            return self._current
+        encrypted = await crud.signing_keys.encrypted_private_key(self.engine, kid)
+        if encrypted is None:
+            raise SigningKeyUnavailable
+        private_key = serialization.load_pem_private_key(
+            self.cipher.decrypt(encrypted, kid=kid), password=None
+        )
+        if not isinstance(private_key, rsa.RSAPrivateKey):
+            raise SigningKeyUnavailable
+        self._current = (kid, private_key)
+        return self._current

@@ -1,0 +1,70 @@
+"""Minting access tokens (RFC 9068 JWT profile) and opaque refresh/reset tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import jwt
+
+from auth_service.services.signing_keys import ActiveSigningKey
+from auth_service.settings import AuthSettings
+from common.security import ALGORITHM
+
+
+def new_opaque_token() -> tuple[str, str]:
+    """A 256-bit random token and the SHA-256 hash under which it is stored."""
+    token = secrets.token_urlsafe(32)
+    return token, hash_opaque_token(token)
+
+
+def hash_opaque_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class AccessToken:
+    token: str
+    expires_in: int
+
+
+class AccessTokenIssuer:
+    def __init__(self, settings: AuthSettings, key: ActiveSigningKey) -> None:
+        self.issuer = settings.jwt_issuer
+        self.audience = settings.jwt_audience
+        self.ttl = settings.access_token_ttl_seconds
+        self.key = key
+
+    async def issue(
+        self,
+        *,
+        subject: str,
+        roles: Iterable[str],
+        permissions: Iterable[str],
+        client_id: str,
+        session_id: uuid.UUID | None = None,
+    ) -> AccessToken:
+        kid, private_key = await self.key.get()
+        now = int(time.time())
+        claims: dict[str, object] = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": subject,
+            "exp": now + self.ttl,
+            "iat": now,
+            "nbf": now,
+            "jti": uuid.uuid4().hex,
+            "client_id": client_id,
+            "roles": sorted(roles),
+            "permissions": sorted(permissions),
+        }
+        if session_id is not None:
+            claims["sid"] = str(session_id)
+        token = jwt.encode(
+            claims, private_key, algorithm=ALGORITHM, headers={"kid": kid, "typ": "at+jwt"}
+        )
+        return AccessToken(token=token, expires_in=self.ttl)

@@ -1,0 +1,116 @@
+"""Administration of user accounts: search, read, change, deactivate, assign roles."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth_service import crud
+from auth_service.audit import Action, principal_actor, recorder, user_resource
+from auth_service.exceptions import LastSuperAdmin, PrivilegeEscalation, UnknownRole, UserNotFound
+from auth_service.models import User
+from auth_service.permissions import SUPER_ADMIN
+from auth_service.schemas import UserAdminUpdate
+from auth_service.services.authorization import ensure_can_handle_roles
+from auth_service.services.context import ClientInfo
+from common.db import Page, PageParams, utcnow
+from common.security import Principal
+
+
+class UserAdminService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def search(
+        self,
+        *,
+        params: PageParams,
+        query: str | None,
+        is_active: bool | None,
+        role: str | None,
+    ) -> Page[User]:
+        return await crud.users.search(
+            self.session, params=params, query=query, is_active=is_active, role=role
+        )
+
+    async def get(self, user_id: uuid.UUID, *, for_update: bool = False) -> User:
+        user = await crud.users.get_with_roles(
+            self.session, user_id, for_update=for_update, with_permissions=for_update
+        )
+        if user is None:
+            raise UserNotFound
+        return user
+
+    async def update(
+        self, user_id: uuid.UUID, *, data: UserAdminUpdate, actor: Principal, client: ClientInfo
+    ) -> User:
+        user = await self.get(user_id, for_update=True)
+        if _is_super_admin(user) and SUPER_ADMIN not in actor.roles:
+            raise PrivilegeEscalation("Only a super_admin can change a super_admin's account.")
+        changes = data.model_dump(exclude_unset=True)
+        action = Action.USER_UPDATED
+        if changes.get("is_active") is False and user.is_active:
+            if _is_super_admin(user) and not await self._other_super_admins(user.id):
+                raise LastSuperAdmin
+            # A deactivated account keeps no session: its refresh tokens die now, its access
+            # tokens at their expiry (and `GET /auth/me` refuses them at once).
+            await crud.refresh_tokens.revoke_for_user(self.session, user.id, at=utcnow())
+            action = Action.USER_DEACTIVATED
+        elif changes.get("is_active") is True and not user.is_active:
+            action = Action.USER_REACTIVATED
+        await crud.users.update(self.session, obj=user, data=changes)
+        recorder.record(
+            self.session,
+            action=action,
+            actor=principal_actor(actor, client),
+            resource=user_resource(user.id),
+            metadata={"fields": sorted(changes)},
+        )
+        await self.session.commit()
+        return user
+
+    async def set_roles(
+        self, user_id: uuid.UUID, *, role_names: list[str], actor: Principal, client: ClientInfo
+    ) -> User:
+        user = await self.get(user_id, for_update=True)
+        wanted = await crud.roles.get_by_names(self.session, set(role_names))
+        unknown = sorted(set(role_names) - {r.name for r in wanted})
+        if unknown:
+            raise UnknownRole(details={"unknown_roles": unknown})
+        current = {r.name: r for r in user.roles}
+        target = {r.name: r for r in wanted}
+        changed = [target[n] for n in target.keys() - current.keys()]
+        changed += [current[n] for n in current.keys() - target.keys()]
+        ensure_can_handle_roles(actor, changed)
+        if (
+            SUPER_ADMIN in current
+            and SUPER_ADMIN not in target
+            and user.is_active
+            and not await self._other_super_admins(user.id)
+        ):
+            raise LastSuperAdmin
+        user.roles = sorted(wanted, key=lambda r: r.name)
+        user.updated_at = utcnow()
+        recorder.record(
+            self.session,
+            action=Action.USER_ROLES_CHANGED,
+            actor=principal_actor(actor, client),
+            resource=user_resource(user.id),
+            metadata={
+                "added": sorted(target.keys() - current.keys()),
+                "removed": sorted(current.keys() - target.keys()),
+            },
+        )
+        await self.session.commit()
+        return user
+
+    async def _other_super_admins(self, user_id: uuid.UUID) -> bool:
+        count = await crud.users.count_active_with_role(
+            self.session, SUPER_ADMIN, excluding=user_id
+        )
+        return count > 0
+
+
+def _is_super_admin(user: User) -> bool:
+    return any(r.name == SUPER_ADMIN for r in user.roles)

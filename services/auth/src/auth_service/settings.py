@@ -1,0 +1,60 @@
+"""Settings of the auth service (environment variables of the same names, upper-case)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal, Self
+
+from pydantic import Field, SecretStr, model_validator
+
+from common.settings import ServiceSettings
+
+
+class AuthSettings(ServiceSettings):
+    service_name: str = "auth"
+    db_schema: str = "auth"
+    public_url: str = "http://localhost:8001"
+
+    access_token_ttl_seconds: int = Field(default=900, ge=60, le=3600)
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=3600)
+    jwt_client_id: str = "first-party"
+    signing_key_bits: int = Field(default=2048, ge=2048, le=4096)
+    signing_key_recheck_seconds: float = Field(default=5.0, ge=0, le=60)
+
+    password_min_length: int = Field(default=12, ge=8, le=64)
+    password_hash_concurrency: int = Field(default=2, ge=1, le=64)
+
+    login_max_failures_per_account: int = Field(default=5, ge=1)
+    login_max_failures_per_ip: int = Field(default=50, ge=1)
+    login_failure_window_seconds: int = Field(default=900, ge=1)
+    # When Redis cannot be asked how many attempts an account had: refuse logins (False, 503)
+    # or let them through unthrottled (True).
+    login_throttle_fail_open: bool = False
+
+    password_reset_ttl_seconds: int = Field(default=1800, ge=60, le=86400)
+    password_reset_max_per_hour: int = Field(default=3, ge=1)
+    # Where the mailed link points (your front end); {token} is replaced by the reset token.
+    password_reset_url: str = "http://localhost:3000/reset-password?token={token}"  # noqa: S105
+
+    mail_backend: Literal["log", "smtp"] = "log"
+    mail_from: str = "no-reply@localhost"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    smtp_timeout_seconds: float = 10.0
+
+    @model_validator(mode="after")
+    def _refuse_logged_mail_in_production(self) -> Self:
+        if self.is_production and self.mail_backend == "log":
+            raise ValueError("MAIL_BACKEND=log writes reset links to the log; use smtp")
+        if "{token}" not in self.password_reset_url:
+            raise ValueError("PASSWORD_RESET_URL must contain {token}")
+        return self
+
+
+@lru_cache
+def get_settings() -> AuthSettings:
+    return AuthSettings()

@@ -1,0 +1,53 @@
+"""Background jobs, run by a real Celery worker process."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from datetime import timedelta
+from typing import Any
+
+from celery import Celery
+from fastapi import FastAPI
+from sqlalchemy import func, select, update
+
+from auth_service.models import RefreshToken
+from auth_service.services.notifications import PURGE_EXPIRED, QUEUE
+from common.celery_app import create_celery_app
+from common.db import utcnow
+
+
+class TestPurgeExpiredTokens:
+    async def test_removes_dead_refresh_tokens_and_keeps_live_ones(
+        self,
+        app: FastAPI,
+        register: Any,
+        celery_prefix: str,
+        celery_worker: subprocess.Popen[bytes],
+    ) -> None:
+        await register(email="purge-dead@example.com")
+        live = await register(email="purge-live@example.com")
+        async with app.state.database.sessionmaker() as session:
+            await session.execute(
+                update(RefreshToken)
+                .where(RefreshToken.user_id != live.id)
+                .values(expires_at=utcnow() - timedelta(days=2))
+            )
+            await session.commit()
+        producer: Celery = create_celery_app(
+            QUEUE, app.state.settings.model_copy(update={"redis_key_prefix": celery_prefix})
+        )
+        try:
+            producer.send_task(PURGE_EXPIRED, queue=QUEUE)
+        finally:
+            producer.close()
+        remaining = -1
+        for _ in range(200):
+            async with app.state.database.sessionmaker() as session:
+                owners = set(await session.scalars(select(RefreshToken.user_id)))
+                remaining = int(await session.scalar(select(func.count(RefreshToken.id))) or 0)
+            if remaining == 1:
+                break
+            await asyncio.sleep(0.05)
+        assert remaining == 1
+        assert {str(owner) for owner in owners} == {live.id}

@@ -1,7 +1,9 @@
-"""Settings of the activity service and its consumer: safe defaults, refused nonsense."""
+"""Settings of the activity service and its consumer: safe defaults, refused nonsense, and the
+README's promise to document every one of them."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,6 +11,7 @@ from pydantic import ValidationError
 
 from activity_service.settings import ActivitySettings
 
+README = Path(__file__).resolve().parents[3] / "README.md"
 PRODUCTION: dict[str, Any] = {
     "environment": "production",
     "secret_key": "x" * 48,
@@ -62,3 +65,9 @@ class TestActivitySettings:
             250,
             "audit-archive",
         )
+
+
+class TestReadme:
+    @pytest.mark.parametrize("field", sorted(ActivitySettings.model_fields))
+    def test_documents_every_setting(self, field: str) -> None:
+        assert f"`{field.upper()}`" in README.read_text(encoding="utf-8")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import resource
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -38,7 +39,7 @@ class Usage:
     cores: int
 
 
-def _process_seconds(pid: int) -> float | None:
+def process_seconds(pid: int) -> float | None:
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
             fields = stat.read().rsplit(")", 1)[1].split()
@@ -64,7 +65,7 @@ def _database_backends(database: str | None) -> dict[int, float]:
         except OSError:
             continue
         if title.startswith(b"postgres: ") and needle in title:
-            seconds = _process_seconds(int(entry.name))
+            seconds = process_seconds(int(entry.name))
             if seconds is not None:
                 backends[int(entry.name)] = seconds
     return backends
@@ -85,7 +86,7 @@ def snapshot(server_pid: int | None, database: str | None) -> Snapshot:
     return Snapshot(
         wall=time.perf_counter(),
         client=own.ru_utime + own.ru_stime,
-        server=_process_seconds(server_pid) if server_pid is not None else None,
+        server=process_seconds(server_pid) if server_pid is not None else None,
         database=_database_backends(database),
         machine_busy=busy,
         cores=cores,
@@ -109,3 +110,94 @@ def usage(before: Snapshot, after: Snapshot) -> Usage:
         machine=(after.machine_busy - before.machine_busy) / wall,
         cores=after.cores,
     )
+
+
+# --- Several processes at once (a pipeline of processes rather than one server) ---------------
+
+# Titles of PostgreSQL's own processes (postmaster, WAL writer, checkpointer, ...): the work a
+# write-heavy benchmark causes there is not done by its backends, so it is shown apart instead of
+# counting as "other".
+_POSTGRES_BACKGROUND = (
+    b"checkpointer",
+    b"background writer",
+    b"walwriter",
+    b"autovacuum",
+    b"logical replication",
+    b"archiver",
+    b"stats collector",
+)
+
+
+def find_processes(*, postgres_background: bool = False, prefix: bytes | None = None) -> list[int]:
+    """Pids of running processes: PostgreSQL's own (not its client backends) when
+    `postgres_background`, and those whose command line starts with `prefix`."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/cmdline", "rb") as cmdline:
+                title = cmdline.read()
+        except OSError:
+            continue
+        program = title.split(b"\0", 1)[0]
+        is_postmaster = program.endswith(b"/postgres") or program == b"postgres"
+        is_background = title.startswith(b"postgres: ") and any(
+            name in title for name in _POSTGRES_BACKGROUND
+        )
+        if (postgres_background and (is_postmaster or is_background)) or (
+            prefix is not None and title.startswith(prefix)
+        ):
+            found.append(int(entry.name))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class GroupSnapshot:
+    wall: float
+    own: float
+    groups: dict[str, float]
+    database: dict[int, float]
+    machine_busy: float
+    steal: float
+
+
+def _steal() -> float:
+    """CPU seconds the hypervisor gave to other guests while this one wanted to run (the 8th
+    value of the `cpu` line of /proc/stat; `_machine_busy` counts it as busy)."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        return int(stat.readline().split()[8]) / _TICKS
+
+
+def group_snapshot(groups: Mapping[str, Sequence[int]], database: str | None) -> GroupSnapshot:
+    """CPU seconds so far of this process, of each named group of pids, of the backends of
+    `database` and of the whole machine."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    busy, _ = _machine_busy()
+    return GroupSnapshot(
+        wall=time.perf_counter(),
+        own=own.ru_utime + own.ru_stime,
+        groups={
+            name: sum(process_seconds(pid) or 0.0 for pid in pids) for name, pids in groups.items()
+        },
+        database=_database_backends(database),
+        machine_busy=busy,
+        steal=_steal(),
+    )
+
+
+def group_usage(before: GroupSnapshot, after: GroupSnapshot) -> dict[str, float]:
+    """Cores used between two snapshots: "self" (this process), each group, "db" (the backends
+    of the database, including those started in between), "steal" (taken by the hypervisor: a
+    busy host slows everything without any process here using more) and "other" (the machine
+    minus all of them, clamped at zero as in `CpuUse.other`)."""
+    wall = max(after.wall - before.wall, 1e-9)
+    used = {"self": (after.own - before.own) / wall}
+    for name, seconds in after.groups.items():
+        used[name] = (seconds - before.groups.get(name, 0.0)) / wall
+    database = sum(sec - before.database.get(pid, 0.0) for pid, sec in after.database.items())
+    used["db"] = database / wall
+    used["steal"] = (after.steal - before.steal) / wall
+    machine = (after.machine_busy - before.machine_busy) / wall
+    used["other"] = max(machine - sum(used.values()), 0.0)
+    return used

@@ -26,7 +26,7 @@ from bench.servers import REPO_ROOT, production_env
 
 ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-ALEMBIC_CONFIGS = ("services/auth/alembic.ini",)
+ALEMBIC_CONFIGS = ("services/auth/alembic.ini", "services/activity/alembic.ini")
 
 
 class EnvironmentFailed(RuntimeError):

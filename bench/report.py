@@ -2,6 +2,8 @@
 
 A report is tables of measured candidates (each row optionally set against its baseline) plus
 verdicts against the issue's targets. The console and the Markdown file show the same cells.
+Measurements that are not request streams (events through a pipeline of processes) come as
+`Grid`s: the benchmark chooses the columns and formats the cells, the writers lay them out.
 """
 
 from __future__ import annotations
@@ -96,6 +98,16 @@ class Table:
 
 
 @dataclass(frozen=True, slots=True)
+class Grid:
+    """A table whose columns and cells the benchmark chooses (already formatted), for
+    measurements that the request-oriented `Table` columns would mislabel."""
+
+    caption: str
+    headers: Sequence[str]
+    rows: Sequence[Sequence[str]]
+
+
+@dataclass(frozen=True, slots=True)
 class Verdict:
     """`value` against `target`; `passed` None marks a number shown for context only."""
 
@@ -121,6 +133,7 @@ class Report:
     title: str
     setup: list[str]
     tables: list[Table] = field(default_factory=list)
+    grids: list[Grid] = field(default_factory=list)
     verdicts: list[Verdict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -150,6 +163,9 @@ def render_text(report: Report) -> str:
     for table in report.tables:
         lines += ["", table.caption]
         lines += ["  " + line for line in _text_table([HEADERS, *(r.cells() for r in table.rows)])]
+    for grid in report.grids:
+        lines += ["", grid.caption]
+        lines += ["  " + line for line in _text_table([grid.headers, *grid.rows])]
     lines += ["", *(v.line() for v in report.verdicts), *_error_notes(report), *report.notes]
     return "\n".join(lines)
 
@@ -165,6 +181,10 @@ def render_markdown(report: Report, *, command: str, context: Sequence[str]) -> 
         lines += ["", f"**{table.caption}**", "", _md_row(HEADERS)]
         lines.append(_md_row(["---"] * len(HEADERS)))
         lines += [_md_row(r.cells()) for r in table.rows]
+    for grid in report.grids:
+        lines += ["", f"**{grid.caption}**", "", _md_row(grid.headers)]
+        lines.append(_md_row(["---"] * len(grid.headers)))
+        lines += [_md_row(row) for row in grid.rows]
     lines += ["", *(f"- **{v.word}** {v.line()[6:]}" for v in report.verdicts)]
     lines += [f"- {note}" for note in [*_error_notes(report), *report.notes]]
     return "\n".join(lines)

@@ -58,6 +58,9 @@ benchmark, with the exact command that produced it. Do not edit the sections by 
   over all rounds and the "per round" columns give the min-max spread. Latency is
   write-to-last-byte of successful answers; errors are transport failures and unexpected
   statuses (a deliberate 429 is counted apart).
+- **Pipelines** (`audit-ingestion`): worker processes (`python -m ...`) start like the servers,
+  in the scratch directory with the same production settings; the benchmark process is the
+  producer and the observer, and its tables count events and per-process CPU instead of requests.
 """
 
 

@@ -1,4 +1,5 @@
-"""Real uvicorn server processes on free loopback ports, configured like production.
+"""Real uvicorn server processes on free loopback ports, configured like production, and worker
+processes (`run_worker`: a service's `python -m ...` that answers no HTTP) with the same settings.
 
 Settings (stated in RESULTS.md): ENVIRONMENT=production, so the settings class runs its
 production checks (a random 48-character SECRET_KEY, TRUSTED_HOSTS limited to loopback,
@@ -18,7 +19,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,3 +155,53 @@ async def run_server(
         await _stop(process)
         if process.returncode not in (0, -signal.SIGTERM):
             sys.stderr.write(f"{name} server exited with {process.returncode}:\n{_tail(log)}\n")
+
+
+@dataclass(frozen=True, slots=True)
+class Worker:
+    """A service process that answers no HTTP (e.g. a stream consumer)."""
+
+    name: str
+    pid: int
+    log: Path
+
+
+@asynccontextmanager
+async def run_worker(
+    name: str,
+    module: str,
+    env: Mapping[str, str],
+    *,
+    workdir: Path,
+    ready: Callable[[], Awaitable[bool]],
+) -> AsyncIterator[Worker]:
+    """Start `python -m <module>` with `env` (in `workdir`, like `run_server`), wait until
+    `ready()` is true, and stop it with SIGTERM when the block exits. A worker has no /health,
+    so the caller says what "started" means (e.g. its consumer group exists)."""
+    log = workdir / f"{name}.log"
+    pythonpath = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+    with log.open("wb") as log_file:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            module,
+            cwd=workdir,
+            env={**os.environ, **env, "PYTHONPATH": pythonpath},
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    worker = Worker(name=name, pid=process.pid, log=log)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while not await ready():
+            if process.returncode is not None:
+                raise ServerFailed(f"{name} exited with {process.returncode}:\n{_tail(log)}")
+            if time.monotonic() > deadline:
+                raise ServerFailed(f"{name} did not become ready in time:\n{_tail(log)}")
+            await asyncio.sleep(0.1)
+        yield worker
+    finally:
+        await _stop(process)
+        if process.returncode not in (0, -signal.SIGTERM):
+            sys.stderr.write(f"{name} exited with {process.returncode}:\n{_tail(log)}\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from bench.report import Verdict, fmt_ms, fmt_ratio, fmt_rps, spread
@@ -83,4 +84,44 @@ def latency_ratio_within(
         rounds=spread(ratio_rounds(measured, baseline, by=by), fmt_ratio),
         target=f"{low:.2f} - {high:.2f}",
         passed=low <= value <= high,
+    )
+
+
+def value_at_least(
+    label: str, value: float, rounds: Sequence[float], minimum: float, *, unit: str
+) -> Verdict:
+    """A throughput that is not a request stream's (e.g. events through a pipeline)."""
+    return Verdict(
+        label=label,
+        value=f"{fmt_rps(value)} {unit}",
+        rounds=spread(rounds, fmt_rps),
+        target=f">= {fmt_rps(minimum)} {unit}",
+        passed=value >= minimum,
+    )
+
+
+def latency_below(
+    label: str, value_ms: float, rounds_ms: Sequence[float], maximum_ms: float, *, missing: int = 0
+) -> Verdict:
+    """A latency percentile that is not a request stream's; `missing` samples that never
+    arrived (their latency is unknown, but not below any bound) fail it."""
+    suffix = f", {missing} never seen" if missing else ""
+    return Verdict(
+        label=label,
+        value=f"{fmt_ms(value_ms)} ms{suffix}",
+        rounds=spread(rounds_ms, fmt_ms),
+        target=f"< {fmt_ms(maximum_ms)} ms",
+        passed=value_ms < maximum_ms and missing == 0,
+    )
+
+
+def all_zero(label: str, counts: Mapping[str, int], *, per: Sequence[str], target: str) -> Verdict:
+    """Counts that must all be zero, e.g. events lost and duplicated; `per` describes them
+    piece by piece (shown where other verdicts show their rounds)."""
+    return Verdict(
+        label=label,
+        value=", ".join(f"{count} {name}" for name, count in counts.items()),
+        rounds="; ".join(per) or "-",
+        target=target,
+        passed=all(count == 0 for count in counts.values()),
     )

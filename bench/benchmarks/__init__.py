@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from bench.benchmarks import auth_endpoints, health_under_login, login_timing, token_check
+from bench.benchmarks import (
+    audit_ingestion,
+    auth_endpoints,
+    health_under_login,
+    login_timing,
+    token_check,
+)
 from bench.report import Report
 from bench.runner import Options
 
@@ -15,6 +21,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     health_under_login.KEY: health_under_login.run,
     auth_endpoints.KEY: auth_endpoints.run,
     login_timing.KEY: login_timing.run,
+    audit_ingestion.KEY: audit_ingestion.run,
 }
 
 __all__ = ["BENCHMARKS", "Benchmark"]

@@ -28,7 +28,14 @@ CHAIN_LOCK_KEY: Final = int.from_bytes(
 
 _LOCK = "SELECT pg_advisory_xact_lock($1)"
 _HEAD = f"SELECT seq, hash FROM {_QUALIFIED} ORDER BY seq DESC LIMIT 1"  # noqa: S608 (constants)
-_EXISTING = f"SELECT event_id FROM {_QUALIFIED} WHERE event_id = ANY($1::uuid[])"  # noqa: S608
+# Which of the batch's ids are stored: one unique-index probe per id. The plain
+# `WHERE event_id = ANY($1)` lets PostgreSQL cache a generic plan made while the table was small
+# (a sequential scan), and without fresh statistics it keeps it: every batch then reads the
+# whole chain (bench/RESULTS.md, audit-ingestion). The lateral probe has no such plan.
+_EXISTING = (
+    "SELECT probe.event_id FROM unnest($1::uuid[]) AS probe(event_id) CROSS JOIN LATERAL "  # noqa: S608 (constants)
+    f"(SELECT 1 FROM {_QUALIFIED} AS stored WHERE stored.event_id = probe.event_id LIMIT 1) AS hit"
+)
 # JSON texts as PostgreSQL stores them in a JSONB column and gives them back, in input order.
 _NORMALISE_JSON = """
 SELECT coalesce(array_agg(document::jsonb::text ORDER BY position), '{}')

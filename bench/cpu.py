@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import resource
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -49,6 +49,18 @@ def process_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
+def _command_lines() -> Iterator[tuple[int, bytes]]:
+    """`(pid, raw command line)` of every process still there while it is read."""
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/cmdline", "rb") as cmdline:
+                yield int(entry.name), cmdline.read()
+        except OSError:
+            continue
+
+
 def _database_backends(database: str | None) -> dict[int, float]:
     """CPU seconds of each PostgreSQL backend serving `database`, found by the process title
     PostgreSQL gives its backends ("postgres: <cluster>: <user> <database> <client> ...")."""
@@ -56,18 +68,11 @@ def _database_backends(database: str | None) -> dict[int, float]:
         return {}
     needle = f" {database} ".encode()
     backends: dict[int, float] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/cmdline", "rb") as cmdline:
-                title = cmdline.read()
-        except OSError:
-            continue
+    for pid, title in _command_lines():
         if title.startswith(b"postgres: ") and needle in title:
-            seconds = process_seconds(int(entry.name))
+            seconds = process_seconds(pid)
             if seconds is not None:
-                backends[int(entry.name)] = seconds
+                backends[pid] = seconds
     return backends
 
 
@@ -132,14 +137,7 @@ def find_processes(*, postgres_background: bool = False, prefix: bytes | None = 
     """Pids of running processes: PostgreSQL's own (not its client backends) when
     `postgres_background`, and those whose command line starts with `prefix`."""
     found = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/cmdline", "rb") as cmdline:
-                title = cmdline.read()
-        except OSError:
-            continue
+    for pid, title in _command_lines():
         program = title.split(b"\0", 1)[0]
         is_postmaster = program.endswith(b"/postgres") or program == b"postgres"
         is_background = title.startswith(b"postgres: ") and any(
@@ -148,7 +146,7 @@ def find_processes(*, postgres_background: bool = False, prefix: bytes | None = 
         if (postgres_background and (is_postmaster or is_background)) or (
             prefix is not None and title.startswith(prefix)
         ):
-            found.append(int(entry.name))
+            found.append(pid)
     return found
 
 

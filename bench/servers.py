@@ -19,7 +19,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,21 +100,6 @@ def _tail(path: Path, lines: int = 30) -> str:
         return "(no log)"
 
 
-async def _wait_ready(process: asyncio.subprocess.Process, url: str, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    async with httpx.AsyncClient(timeout=2.0) as client:
-        while time.monotonic() < deadline:
-            if process.returncode is not None:
-                raise ServerFailed(f"server exited with {process.returncode}:\n{_tail(log)}")
-            try:
-                if (await client.get(f"{url}/health")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    raise ServerFailed(f"server did not answer {url}/health in time:\n{_tail(log)}")
-
-
 async def _stop(process: asyncio.subprocess.Process) -> None:
     if process.returncode is not None:
         return
@@ -127,34 +112,62 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
 
 
 @asynccontextmanager
-async def run_server(
-    name: str, factory: str, env: Mapping[str, str], *, workdir: Path
-) -> AsyncIterator[Server]:
-    """Start `uvicorn <factory> --factory` with `env` and stop it when the block exits.
-
-    The process runs in `workdir`, not the repository, so a developer's `.env` cannot change
-    the settings being measured; PYTHONPATH lets it import `bench` for the bench-only app.
-    """
+async def _supervised(
+    name: str,
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    *,
+    workdir: Path,
+    ready: Callable[[], Awaitable[bool]],
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """Start `argv` with `env` in `workdir`, wait until `ready()`, stop it with SIGTERM when
+    the block exits. The process runs in `workdir`, not the repository, so a developer's `.env`
+    cannot change the settings being measured; PYTHONPATH lets it import `bench`."""
     log = workdir / f"{name}.log"
-    port = free_port()
     pythonpath = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
     with log.open("wb") as log_file:
         process = await asyncio.create_subprocess_exec(
-            *_command(factory, port),
+            *argv,
             cwd=workdir,
             env={**os.environ, **env, "PYTHONPATH": pythonpath},
             stdout=log_file,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
-    server = Server(name=name, pid=process.pid, port=port, log=log)
     try:
-        await _wait_ready(process, server.url, log)
-        yield server
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while not await ready():
+            if process.returncode is not None:
+                raise ServerFailed(f"{name} exited with {process.returncode}:\n{_tail(log)}")
+            if time.monotonic() > deadline:
+                raise ServerFailed(f"{name} did not become ready in time:\n{_tail(log)}")
+            await asyncio.sleep(0.1)
+        yield process
     finally:
         await _stop(process)
         if process.returncode not in (0, -signal.SIGTERM):
-            sys.stderr.write(f"{name} server exited with {process.returncode}:\n{_tail(log)}\n")
+            sys.stderr.write(f"{name} exited with {process.returncode}:\n{_tail(log)}\n")
+
+
+@asynccontextmanager
+async def run_server(
+    name: str, factory: str, env: Mapping[str, str], *, workdir: Path
+) -> AsyncIterator[Server]:
+    """Start `uvicorn <factory> --factory` with `env`; ready once `/health` answers 200."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(timeout=2.0) as client:
+
+        async def healthy() -> bool:
+            try:
+                return (await client.get(f"{url}/health")).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        async with _supervised(
+            name, _command(factory, port), env, workdir=workdir, ready=healthy
+        ) as process:
+            yield Server(name=name, pid=process.pid, port=port, log=workdir / f"{name}.log")
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,33 +188,8 @@ async def run_worker(
     workdir: Path,
     ready: Callable[[], Awaitable[bool]],
 ) -> AsyncIterator[Worker]:
-    """Start `python -m <module>` with `env` (in `workdir`, like `run_server`), wait until
-    `ready()` is true, and stop it with SIGTERM when the block exits. A worker has no /health,
-    so the caller says what "started" means (e.g. its consumer group exists)."""
-    log = workdir / f"{name}.log"
-    pythonpath = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
-    with log.open("wb") as log_file:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            module,
-            cwd=workdir,
-            env={**os.environ, **env, "PYTHONPATH": pythonpath},
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    worker = Worker(name=name, pid=process.pid, log=log)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while not await ready():
-            if process.returncode is not None:
-                raise ServerFailed(f"{name} exited with {process.returncode}:\n{_tail(log)}")
-            if time.monotonic() > deadline:
-                raise ServerFailed(f"{name} did not become ready in time:\n{_tail(log)}")
-            await asyncio.sleep(0.1)
-        yield worker
-    finally:
-        await _stop(process)
-        if process.returncode not in (0, -signal.SIGTERM):
-            sys.stderr.write(f"{name} exited with {process.returncode}:\n{_tail(log)}\n")
+    """Start `python -m <module>` with `env` like `run_server`. A worker has no /health, so
+    the caller says what "started" means (e.g. its consumer group exists)."""
+    argv = [sys.executable, "-m", module]
+    async with _supervised(name, argv, env, workdir=workdir, ready=ready) as process:
+        yield Worker(name=name, pid=process.pid, log=workdir / f"{name}.log")

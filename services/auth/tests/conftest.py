@@ -28,7 +28,7 @@ from auth_service.models import SigningKey
 from auth_service.services.seed import create_admin
 from auth_service.services.signing_keys import SigningKeyService
 from auth_service.settings import AuthSettings
-from common.testing import free_port
+from common.testing import free_port, serve_app
 from common.testing.plugin import RUN_ID
 
 PASSWORD = "correct horse battery staple"
@@ -109,6 +109,18 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
+@pytest.fixture
+async def live(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the same app served by uvicorn on a loopback port: for attacks that depend
+    on real concurrency (requests in flight at once over their own connections)."""
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    async with (
+        serve_app(app) as base_url,
+        httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as http,
+    ):
+        yield http
+
+
 Register = Callable[..., Awaitable[Account]]
 
 
@@ -139,6 +151,22 @@ def register(client: httpx.AsyncClient) -> Register:
         )
 
     return _register
+
+
+async def sign_in(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> Account:
+    """A fresh session of an existing account."""
+    tokens = await client.post(f"{API}/auth/login", json={"email": email, "password": password})
+    assert tokens.status_code == 200, tokens.text
+    me = await client.get(
+        f"{API}/auth/me", headers={"Authorization": f"Bearer {tokens.json()['access_token']}"}
+    )
+    return Account(
+        id=me.json()["id"],
+        email=email,
+        password=password,
+        access_token=tokens.json()["access_token"],
+        refresh_token=tokens.json()["refresh_token"],
+    )
 
 
 @pytest.fixture

@@ -120,6 +120,11 @@ class PrivilegeEscalation(PermissionDenied):
     message = "You cannot grant, revoke or edit rights you do not hold yourself."
 
 
+class OwnAccountProtected(PermissionDenied):
+    code = "own_account_protected"
+    message = "You cannot change your own roles or deactivate your own account."
+
+
 class LastSuperAdmin(Conflict):
     code = "last_super_admin"
     message = "This would leave no active super_admin."

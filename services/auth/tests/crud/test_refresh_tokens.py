@@ -20,9 +20,19 @@ def login_event(user_id: str) -> AuditEvent:
     return recorder.event(action=Action.LOGIN, actor=user_actor(user_id))
 
 
+async def password_hash_of(app: FastAPI, user_id: str) -> str:
+    async with app.state.database.sessionmaker() as session:
+        found = await session.scalar(
+            select(User.password_hash).where(User.id == uuid.UUID(user_id))
+        )
+    assert isinstance(found, str)
+    return found
+
+
 async def start(app: FastAPI, user_id: str, **overrides: Any) -> bool:
     now = utcnow()
     values: dict[str, Any] = {
+        "verified_hash": await password_hash_of(app, user_id),
         "event": login_event(user_id),
         "user_id": uuid.UUID(user_id),
         "family_id": uuid.uuid4(),
@@ -72,15 +82,9 @@ class TestStartFamily:
             )
 
         await start(app, account.id)
-        async with app.state.database.sessionmaker() as session:
-            kept = await session.scalar(
-                select(User.password_hash).where(User.id == uuid.UUID(account.id))
-            )
+        kept = await password_hash_of(app, account.id)
         await start(app, account.id, new_password_hash="$argon2id$rehashed")
-        async with app.state.database.sessionmaker() as session:
-            replaced = await session.scalar(
-                select(User.password_hash).where(User.id == uuid.UUID(account.id))
-            )
+        replaced = await password_hash_of(app, account.id)
 
         assert kept == original
         assert replaced == "$argon2id$rehashed"
@@ -98,6 +102,26 @@ class TestStartFamily:
         event = login_event(account.id)
 
         assert await start(app, account.id, event=event) is False
+
+        assert await tokens_of(app, account.id) == before
+        assert not await outbox_has(app, event)
+
+    async def test_a_password_changed_meanwhile_gets_nothing(
+        self, app: FastAPI, register: Any
+    ) -> None:
+        account = await register()
+        verified = await password_hash_of(app, account.id)
+        async with app.state.database.sessionmaker() as session:
+            await session.execute(
+                update(User)
+                .where(User.id == uuid.UUID(account.id))
+                .values(password_hash="$argon2id$changed")
+            )
+            await session.commit()
+        before = await tokens_of(app, account.id)
+        event = login_event(account.id)
+
+        assert await start(app, account.id, event=event, verified_hash=verified) is False
 
         assert await tokens_of(app, account.id) == before
         assert not await outbox_has(app, event)

@@ -9,6 +9,8 @@ import pytest
 
 from common.testing import assert_error
 
+from .test_users import make_plain_admin
+
 API = "/api/v1"
 
 
@@ -130,6 +132,43 @@ class TestUpdateRole:
             f"{API}/roles/{target}", json={"name": "member"}, headers=admin.headers
         )
         assert_error(response, 409, "system_role_protected")
+
+    @pytest.mark.parametrize("seeded", ["user", "admin"])
+    async def test_only_a_super_admin_edits_a_seeded_role(
+        self, client: httpx.AsyncClient, admin: Any, register: Any, seeded: str
+    ) -> None:
+        plain_admin = await make_plain_admin(client, admin, register)
+        target = await role_id(client, admin.headers, seeded)
+        refused = await client.patch(
+            f"{API}/roles/{target}",
+            json={"description": "changed", "permissions": ["files:read"]},
+            headers=plain_admin.headers,
+        )
+        assert_error(refused, 403, "privilege_escalation")
+        allowed = await client.patch(
+            f"{API}/roles/{target}", json={"description": "changed"}, headers=admin.headers
+        )
+        assert allowed.status_code == 200
+        assert allowed.json()["description"] == "changed"
+
+    async def test_a_demoted_admin_cannot_edit_roles_with_its_old_token(
+        self, client: httpx.AsyncClient, admin: Any, register: Any
+    ) -> None:
+        created = await client.post(f"{API}/roles", json={"name": "auditor"}, headers=admin.headers)
+        demoted = await make_plain_admin(client, admin, register)
+        await client.put(
+            f"{API}/users/{demoted.id}/roles", json={"roles": ["user"]}, headers=admin.headers
+        )
+        response = await client.patch(
+            f"{API}/roles/{created.json()['id']}",
+            json={"permissions": ["activity:read"]},
+            headers=demoted.headers,
+        )
+        assert_error(response, 403, "permission_denied")
+        deleted = await client.delete(
+            f"{API}/roles/{created.json()['id']}", headers=demoted.headers
+        )
+        assert_error(deleted, 403, "permission_denied")
 
     async def test_unknown_role_is_404(self, client: httpx.AsyncClient, admin: Any) -> None:
         response = await client.patch(

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
 
 from common.testing import assert_error
+
+from ..conftest import Account, sign_in
 
 API = "/api/v1"
 
@@ -147,13 +151,35 @@ class TestUpdateUser:
         )
         assert login.status_code == 200
 
-    async def test_the_last_super_admin_cannot_be_deactivated(
+    async def test_nobody_deactivates_their_own_account(
         self, client: httpx.AsyncClient, admin: Any
     ) -> None:
         response = await client.patch(
             f"{API}/users/{admin.id}", json={"is_active": False}, headers=admin.headers
         )
-        assert_error(response, 409, "last_super_admin")
+        assert_error(response, 403, "own_account_protected")
+        me = await client.get(f"{API}/auth/me", headers=admin.headers)
+        assert me.json()["is_active"] is True
+
+    async def test_an_administrator_may_rename_their_own_account(
+        self, client: httpx.AsyncClient, admin: Any
+    ) -> None:
+        response = await client.patch(
+            f"{API}/users/{admin.id}", json={"full_name": "Root"}, headers=admin.headers
+        )
+        assert response.status_code == 200
+        assert response.json()["full_name"] == "Root"
+
+    @pytest.mark.parametrize("body", [{"is_active": None}, {"is_active": "yes"}])
+    async def test_is_active_must_be_a_boolean(
+        self, client: httpx.AsyncClient, register: Any, admin: Any, body: dict[str, Any]
+    ) -> None:
+        account = await register()
+        response = await client.patch(f"{API}/users/{account.id}", json=body, headers=admin.headers)
+        error = assert_error(response, 422, "validation_error")
+        assert error["details"][0]["loc"][:2] == ["body", "is_active"]
+        user = await client.get(f"{API}/users/{account.id}", headers=admin.headers)
+        assert user.json()["is_active"] is True
 
     async def test_an_admin_cannot_change_a_super_admin(
         self, client: httpx.AsyncClient, register: Any, admin: Any
@@ -217,11 +243,14 @@ class TestSetRoles:
             f"{API}/auth/login", json={"email": helper.email, "password": helper.password}
         )
         headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
-        for victim in (target.id, helper.id):
+        for victim, code in (
+            (target.id, "privilege_escalation"),
+            (helper.id, "own_account_protected"),
+        ):
             response = await client.put(
                 f"{API}/users/{victim}/roles", json={"roles": ["super_admin"]}, headers=headers
             )
-            assert_error(response, 403, "privilege_escalation")
+            assert_error(response, 403, code)
 
     async def test_an_admin_cannot_grant_a_role_with_rights_it_lacks(
         self, client: httpx.AsyncClient, register: Any, admin: Any
@@ -247,13 +276,15 @@ class TestSetRoles:
         error = assert_error(response, 403, "privilege_escalation")
         assert error["details"] == {"missing_permissions": ["files:delete:any"]}
 
-    async def test_the_last_super_admin_keeps_the_role(
+    async def test_nobody_changes_their_own_roles(
         self, client: httpx.AsyncClient, admin: Any
     ) -> None:
         response = await client.put(
             f"{API}/users/{admin.id}/roles", json={"roles": ["admin"]}, headers=admin.headers
         )
-        assert_error(response, 409, "last_super_admin")
+        assert_error(response, 403, "own_account_protected")
+        me = await client.get(f"{API}/auth/me", headers=admin.headers)
+        assert me.json()["roles"] == ["super_admin"]
 
     async def test_needs_users_write(self, client: httpx.AsyncClient, register: Any) -> None:
         account = await register()
@@ -261,3 +292,129 @@ class TestSetRoles:
             f"{API}/users/{account.id}/roles", json={"roles": ["admin"]}, headers=account.headers
         )
         assert_error(response, 403, "permission_denied")
+
+
+async def make_plain_admin(client: httpx.AsyncClient, root: Any, register: Any) -> Account:
+    """A registered account granted `admin` by `root`, signed in again so its token says so."""
+    account = await register()
+    granted = await client.put(
+        f"{API}/users/{account.id}/roles", json={"roles": ["admin", "user"]}, headers=root.headers
+    )
+    assert granted.status_code == 200, granted.text
+    return await sign_in(client, account.email, account.password)
+
+
+class TestRightsComeFromTheDatabase:
+    """A token carries the rights its holder had when it was issued; auth decides from what the
+    holder has now."""
+
+    async def test_a_demoted_admin_cannot_use_the_rights_its_token_still_claims(
+        self, client: httpx.AsyncClient, register: Any, admin: Any
+    ) -> None:
+        demoted = await make_plain_admin(client, admin, register)
+        victim = await register()
+        await client.put(
+            f"{API}/users/{demoted.id}/roles", json={"roles": ["user"]}, headers=admin.headers
+        )
+        attempts = [
+            client.get(f"{API}/users", headers=demoted.headers),
+            client.get(f"{API}/users/{victim.id}", headers=demoted.headers),
+            client.patch(
+                f"{API}/users/{victim.id}", json={"is_active": False}, headers=demoted.headers
+            ),
+            client.put(
+                f"{API}/users/{victim.id}/roles", json={"roles": ["admin"]}, headers=demoted.headers
+            ),
+            client.get(f"{API}/roles", headers=demoted.headers),
+            client.post(f"{API}/roles", json={"name": "sneaky"}, headers=demoted.headers),
+        ]
+        for response in await asyncio.gather(*attempts):
+            assert_error(response, 403, "permission_denied")
+        victim_now = await client.get(f"{API}/users/{victim.id}", headers=admin.headers)
+        assert victim_now.json()["is_active"] is True
+        assert victim_now.json()["roles"] == ["user"]
+
+    async def test_a_demoted_and_deactivated_admin_cannot_undo_it(
+        self, client: httpx.AsyncClient, register: Any, admin: Any
+    ) -> None:
+        rogue = await make_plain_admin(client, admin, register)
+        await client.put(
+            f"{API}/users/{rogue.id}/roles", json={"roles": ["user"]}, headers=admin.headers
+        )
+        await client.patch(
+            f"{API}/users/{rogue.id}", json={"is_active": False}, headers=admin.headers
+        )
+        reactivate = await client.patch(
+            f"{API}/users/{rogue.id}", json={"is_active": True}, headers=rogue.headers
+        )
+        assert_error(reactivate, 403, "own_account_protected")
+        regrant = await client.put(
+            f"{API}/users/{rogue.id}/roles",
+            json={"roles": ["admin", "user"]},
+            headers=rogue.headers,
+        )
+        assert_error(regrant, 403, "own_account_protected")
+        other = await register()
+        elsewhere = await client.patch(
+            f"{API}/users/{other.id}", json={"full_name": "x"}, headers=rogue.headers
+        )
+        assert_error(elsewhere, 401, "account_inactive")
+        state = await client.get(f"{API}/users/{rogue.id}", headers=admin.headers)
+        assert state.json()["is_active"] is False
+        assert state.json()["roles"] == ["user"]
+        login = await client.post(
+            f"{API}/auth/login", json={"email": rogue.email, "password": rogue.password}
+        )
+        assert_error(login, 401, "invalid_credentials")
+
+
+MakeAdmin = Callable[..., Awaitable[Account]]
+
+
+class TestConcurrentAdministration:
+    """Two super_admins acting on each other at the same moment, over real connections,
+    repeated: the rows are locked in one order, so the second sees the first's change."""
+
+    @pytest.mark.parametrize(
+        ("path", "body"),
+        [("/roles", {"roles": ["user"]}), ("", {"is_active": False})],
+        ids=["demote", "deactivate"],
+    )
+    async def test_mutual_removal_leaves_one_super_admin(
+        self,
+        live: httpx.AsyncClient,
+        make_admin: MakeAdmin,
+        path: str,
+        body: dict[str, Any],
+    ) -> None:
+        for round_ in range(8):
+            first = await make_admin(f"first{round_}@example.com")
+            second = await make_admin(f"second{round_}@example.com")
+            method = live.put if path else live.patch
+            responses = await asyncio.gather(
+                method(f"{API}/users/{second.id}{path}", json=body, headers=first.headers),
+                method(f"{API}/users/{first.id}{path}", json=body, headers=second.headers),
+            )
+            statuses = sorted(r.status_code for r in responses)
+            assert statuses[0] == 200, [r.text for r in responses]
+            loser = next(r for r in responses if r.status_code != 200)
+            assert loser.status_code in (401, 403), loser.text
+            survivors = [
+                a
+                for a in (first, second)
+                if (await live.get(f"{API}/auth/me", headers=a.headers)).json().get("roles")
+                == ["super_admin"]
+                and (
+                    await live.post(
+                        f"{API}/auth/login", json={"email": a.email, "password": a.password}
+                    )
+                ).status_code
+                == 200
+            ]
+            assert len(survivors) == 1, round_
+            # Leave one super_admin per round: the survivor steps aside for the next round.
+            await live.put(
+                f"{API}/users/{survivors[0].id}/roles",
+                json={"roles": ["user"]},
+                headers=(await make_admin(f"third{round_}@example.com")).headers,
+            )

@@ -13,10 +13,13 @@ from common.db import CRUDBase, Page, PageParams, paginate
 
 
 class RoleCRUD(CRUDBase[Role, BaseModel, BaseModel]):
-    async def get_with_permissions(self, session: AsyncSession, role_id: uuid.UUID) -> Role | None:
-        return await session.scalar(
-            select(Role).where(Role.id == role_id).options(selectinload(Role.permissions))
-        )
+    async def get_with_permissions(
+        self, session: AsyncSession, role_id: uuid.UUID, *, for_update: bool = False
+    ) -> Role | None:
+        statement = select(Role).where(Role.id == role_id).options(selectinload(Role.permissions))
+        if for_update:
+            statement = statement.with_for_update(of=Role)
+        return await session.scalar(statement)
 
     async def get_by_name(self, session: AsyncSession, name: str) -> Role | None:
         return await session.scalar(

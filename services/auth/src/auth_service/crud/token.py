@@ -13,12 +13,18 @@ from common.db import CompiledQuery, CRUDBase
 
 # A login's whole write in one statement, so it is atomic without a transaction and costs one
 # round trip: stamp the login (and store a re-hash, when there is one) on the account if it is
-# still active, record the audit event and start the session's refresh-token family. No row
-# back means the account was deactivated or deleted between the password check and now (and
-# then neither the event nor the token exists).
+# still active and its password is still the one just verified, record the audit event and
+# start the session's refresh-token family. No row back means the account was deactivated,
+# deleted or given a new password between the password check and now (and then neither the
+# event nor the token exists). The UPDATE locks the account's row, so the statement is ordered
+# with every revocation (they lock it first too).
 _stamped = (
     update(User)
-    .where(User.id == bindparam("user_id"), User.is_active.is_(True))
+    .where(
+        User.id == bindparam("user_id"),
+        User.is_active.is_(True),
+        User.password_hash == bindparam("verified_hash", type_=User.password_hash.type),
+    )
     .values(
         last_login_at=bindparam("at"),
         password_hash=func.coalesce(
@@ -69,11 +75,12 @@ class RefreshTokenCRUD(CRUDBase[RefreshToken, BaseModel, BaseModel]):
         token_hash: str,
         at: datetime,
         expires_at: datetime,
+        verified_hash: str,
         new_password_hash: str | None,
         event: AuditEvent,
     ) -> bool:
         """Record a login, its audit event and its first refresh token (see `_START_FAMILY`);
-        False if the account is no longer active."""
+        False if the account is no longer active or no longer has `verified_hash`."""
         row = await _START_FAMILY.fetch_one(
             engine,
             user_id=user_id,
@@ -82,19 +89,30 @@ class RefreshTokenCRUD(CRUDBase[RefreshToken, BaseModel, BaseModel]):
             token_hash=token_hash,
             at=at,
             expires_at=expires_at,
+            verified_hash=verified_hash,
             new_password_hash=new_password_hash,
             event_id=event.id,
             event_payload=event.to_json(),
         )
         return row is not None
 
+    async def owner(self, session: AsyncSession, token_hash: str) -> uuid.UUID | None:
+        """The account a token belongs to, read without a lock: the caller locks the account's
+        row first (`users.lock`), then the token's (`get_by_hash_for_update`)."""
+        return await session.scalar(
+            select(RefreshToken.user_id).where(RefreshToken.token_hash == token_hash)
+        )
+
     async def get_by_hash_for_update(
         self, session: AsyncSession, token_hash: str
     ) -> RefreshToken | None:
         """Locks the row, so two concurrent uses of one token are serialised: the second sees
-        the first's rotation and is treated as reuse."""
+        the first's rotation and is treated as reuse. Read afresh, whatever the session holds."""
         return await session.scalar(
-            select(RefreshToken).where(RefreshToken.token_hash == token_hash).with_for_update()
+            select(RefreshToken)
+            .where(RefreshToken.token_hash == token_hash)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         )
 
     async def revoke_family(
@@ -123,6 +141,19 @@ class RefreshTokenCRUD(CRUDBase[RefreshToken, BaseModel, BaseModel]):
 
 
 class PasswordResetTokenCRUD(CRUDBase[PasswordResetToken, BaseModel, BaseModel]):
+    async def owner(self, session: AsyncSession, token_hash: str) -> uuid.UUID | None:
+        """As for refresh tokens: read unlocked, lock the account, then the token."""
+        return await session.scalar(
+            select(PasswordResetToken.user_id).where(PasswordResetToken.token_hash == token_hash)
+        )
+
+    async def get_by_hash(
+        self, session: AsyncSession, token_hash: str
+    ) -> PasswordResetToken | None:
+        return await session.scalar(
+            select(PasswordResetToken).where(PasswordResetToken.token_hash == token_hash)
+        )
+
     async def get_by_hash_for_update(
         self, session: AsyncSession, token_hash: str
     ) -> PasswordResetToken | None:
@@ -130,6 +161,7 @@ class PasswordResetTokenCRUD(CRUDBase[PasswordResetToken, BaseModel, BaseModel])
             select(PasswordResetToken)
             .where(PasswordResetToken.token_hash == token_hash)
             .with_for_update()
+            .execution_options(populate_existing=True)
         )
 
     async def use_all_for_user(

@@ -71,6 +71,15 @@ class UserCRUD(CRUDBase[User, BaseModel, BaseModel]):
     async def get_by_email(self, session: AsyncSession, email: str) -> User | None:
         return await session.scalar(select(User).where(User.email == email))
 
+    async def get_for_update(self, session: AsyncSession, user_id: uuid.UUID) -> User | None:
+        """The account, its row locked (see `lock`) and read afresh."""
+        return await session.scalar(
+            select(User)
+            .where(User.id == user_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+
     async def get_with_roles(
         self,
         session: AsyncSession,
@@ -84,7 +93,7 @@ class UserCRUD(CRUDBase[User, BaseModel, BaseModel]):
             roles = roles.selectinload(Role.permissions)
         statement = select(User).where(User.id == user_id).options(roles)
         if for_update:
-            statement = statement.with_for_update(of=User)
+            statement = statement.with_for_update(of=User).execution_options(populate_existing=True)
         return await session.scalar(statement)
 
     async def search(
@@ -121,6 +130,33 @@ class UserCRUD(CRUDBase[User, BaseModel, BaseModel]):
             await session.execute(select(_ROLE_NAMES, _PERMISSION_NAMES).where(User.id == user_id))
         ).first()
         return (list(row[0]), list(row[1])) if row is not None else ([], [])
+
+    async def lock(self, session: AsyncSession, *user_ids: uuid.UUID) -> None:
+        """Lock the accounts' rows until the transaction ends, in id order.
+
+        The user row is the mutex of everything that changes an account's sessions or rights
+        (refresh, sign-out, password change and reset, deactivation, role changes): one lock,
+        always taken first and always in the same order, so a refresh cannot slip a new token
+        past a revocation and two administrators acting on each other cannot deadlock.
+        """
+        await session.execute(
+            select(User.id)
+            .where(User.id.in_(sorted(set(user_ids))))
+            .order_by(User.id)
+            .with_for_update()
+        )
+
+    async def authority(
+        self, session: AsyncSession, user_id: uuid.UUID
+    ) -> tuple[bool, list[str], list[str]] | None:
+        """(is active, role names, permissions) as committed now; None if there is no such
+        account."""
+        row = (
+            await session.execute(
+                select(User.is_active, _ROLE_NAMES, _PERMISSION_NAMES).where(User.id == user_id)
+            )
+        ).first()
+        return (bool(row[0]), list(row[1]), list(row[2])) if row is not None else None
 
     async def count_active_with_role(
         self, session: AsyncSession, role_name: str, *, excluding: uuid.UUID | None = None

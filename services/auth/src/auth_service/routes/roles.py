@@ -27,9 +27,9 @@ Writer = Annotated[Principal, require_permission(ROLES_WRITE)]
     summary="List roles by name",
 )
 async def list_roles(
-    _: Reader, roles: RoleServiceDep, page: PageParamsDep
+    principal: Reader, roles: RoleServiceDep, page: PageParamsDep
 ) -> PageResponse[RoleResponse]:
-    return PageResponse[RoleResponse].from_page(await roles.page(params=page))
+    return PageResponse[RoleResponse].from_page(await roles.page(principal=principal, params=page))
 
 
 @router.post(
@@ -39,16 +39,17 @@ async def list_roles(
     responses=error_responses(401, 403, 409, 422),
 )
 async def create_role(
-    data: RoleCreate, actor: Writer, roles: RoleServiceDep, client: ClientInfoDep
+    data: RoleCreate, principal: Writer, roles: RoleServiceDep, client: ClientInfoDep
 ) -> RoleResponse:
-    return RoleResponse.model_validate(await roles.create(data=data, actor=actor, client=client))
+    role = await roles.create(data=data, principal=principal, client=client)
+    return RoleResponse.model_validate(role)
 
 
 @router.get(
     "/roles/{role_id}", response_model=RoleResponse, responses=error_responses(401, 403, 404)
 )
-async def read_role(role_id: uuid.UUID, _: Reader, roles: RoleServiceDep) -> RoleResponse:
-    return RoleResponse.model_validate(await roles.get(role_id))
+async def read_role(role_id: uuid.UUID, principal: Reader, roles: RoleServiceDep) -> RoleResponse:
+    return RoleResponse.model_validate(await roles.get(role_id, principal=principal))
 
 
 @router.patch(
@@ -59,11 +60,11 @@ async def read_role(role_id: uuid.UUID, _: Reader, roles: RoleServiceDep) -> Rol
 async def update_role(
     role_id: uuid.UUID,
     data: RoleUpdate,
-    actor: Writer,
+    principal: Writer,
     roles: RoleServiceDep,
     client: ClientInfoDep,
 ) -> RoleResponse:
-    role = await roles.update(role_id, data=data, actor=actor, client=client)
+    role = await roles.update(role_id, data=data, principal=principal, client=client)
     return RoleResponse.model_validate(role)
 
 
@@ -73,9 +74,9 @@ async def update_role(
     responses=error_responses(401, 403, 404, 409),
 )
 async def delete_role(
-    role_id: uuid.UUID, actor: Writer, roles: RoleServiceDep, client: ClientInfoDep
+    role_id: uuid.UUID, principal: Writer, roles: RoleServiceDep, client: ClientInfoDep
 ) -> None:
-    await roles.delete(role_id, actor=actor, client=client)
+    await roles.delete(role_id, principal=principal, client=client)
 
 
 @router.get(
@@ -85,6 +86,8 @@ async def delete_role(
     summary="The permission catalog",
 )
 async def list_permissions(
-    _: Reader, roles: RoleServiceDep, page: PageParamsDep
+    principal: Reader, roles: RoleServiceDep, page: PageParamsDep
 ) -> PageResponse[PermissionResponse]:
-    return PageResponse[PermissionResponse].from_page(await roles.permissions(params=page))
+    return PageResponse[PermissionResponse].from_page(
+        await roles.permissions(principal=principal, params=page)
+    )

@@ -1,4 +1,5 @@
-"""User administration."""
+"""User administration. `require_permission` refuses a token without the right at once; the
+service then decides from the database (a token can outlive a demotion)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ Writer = Annotated[Principal, require_permission(USERS_WRITE)]
     summary="Search users, newest first",
 )
 async def list_users(
-    _: Reader,
+    *,
+    principal: Reader,
     users: UserAdminServiceDep,
     page: PageParamsDep,
     q: Annotated[
@@ -36,13 +38,17 @@ async def list_users(
     is_active: bool | None = None,
     role: Annotated[str | None, Query(max_length=64)] = None,
 ) -> PageResponse[UserResponse]:
-    result = await users.search(params=page, query=q, is_active=is_active, role=role)
+    result = await users.search(
+        principal=principal, params=page, query=q, is_active=is_active, role=role
+    )
     return PageResponse[UserResponse].from_page(result)
 
 
 @router.get("/{user_id}", response_model=UserResponse, responses=error_responses(401, 403, 404))
-async def read_user(user_id: uuid.UUID, _: Reader, users: UserAdminServiceDep) -> UserResponse:
-    return UserResponse.model_validate(await users.get(user_id))
+async def read_user(
+    user_id: uuid.UUID, principal: Reader, users: UserAdminServiceDep
+) -> UserResponse:
+    return UserResponse.model_validate(await users.get(user_id, principal=principal))
 
 
 @router.patch(
@@ -54,11 +60,11 @@ async def read_user(user_id: uuid.UUID, _: Reader, users: UserAdminServiceDep) -
 async def update_user(
     user_id: uuid.UUID,
     data: UserAdminUpdate,
-    actor: Writer,
+    principal: Writer,
     users: UserAdminServiceDep,
     client: ClientInfoDep,
 ) -> UserResponse:
-    user = await users.update(user_id, data=data, actor=actor, client=client)
+    user = await users.update(user_id, data=data, principal=principal, client=client)
     return UserResponse.model_validate(user)
 
 
@@ -71,9 +77,9 @@ async def update_user(
 async def set_user_roles(
     user_id: uuid.UUID,
     data: UserRolesUpdate,
-    actor: Writer,
+    principal: Writer,
     users: UserAdminServiceDep,
     client: ClientInfoDep,
 ) -> UserResponse:
-    user = await users.set_roles(user_id, role_names=data.roles, actor=actor, client=client)
+    user = await users.set_roles(user_id, role_names=data.roles, principal=principal, client=client)
     return UserResponse.model_validate(user)

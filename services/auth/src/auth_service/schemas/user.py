@@ -4,7 +4,8 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, StrictBool, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from common.schemas import RequestModel, ResponseModel
 
@@ -32,8 +33,18 @@ class MeUpdate(RequestModel):
 
 
 class UserAdminUpdate(RequestModel):
+    """PATCH: only the fields sent change. `full_name: null` clears the name; `is_active` is
+    true or false (left out, it stays as it is)."""
+
     full_name: Annotated[str | None, Field(max_length=200)] = None
-    is_active: bool | None = None
+    is_active: StrictBool | SkipJsonSchema[None] = None
+
+    @field_validator("is_active")
+    @classmethod
+    def _not_null(cls, value: bool | None) -> bool:
+        if value is None:
+            raise ValueError("is_active must be true or false")
+        return value
 
 
 class UserRolesUpdate(RequestModel):

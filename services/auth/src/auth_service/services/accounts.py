@@ -120,12 +120,20 @@ class AccountService:
             await self.session.commit()
             raise IncorrectPassword
         self.policy.check(data.new_password, email=user.email)
-        user.password_hash = await self.hasher.hash(data.new_password)
-        user.password_changed_at = utcnow()
+        new_hash = await self.hasher.hash(data.new_password)
+        # The account's row is locked from here to the commit (refreshes and other revocations
+        # wait); a password changed by someone else since it was verified above is a conflict
+        # with that change, answered like a wrong current password.
+        verified_hash = user.password_hash
+        user = await crud.users.get_for_update(self.session, user.id) or user
+        if user.password_hash != verified_hash or not user.is_active:
+            raise IncorrectPassword
+        user.password_hash = new_hash
+        user.password_changed_at = now = utcnow()
         keep = _parse_uuid(session_id)
-        await crud.refresh_tokens.revoke_for_user(
-            self.session, user.id, at=user.password_changed_at, keep_family=keep
-        )
+        await crud.refresh_tokens.revoke_for_user(self.session, user.id, at=now, keep_family=keep)
+        # A reset link mailed before the change must not undo it.
+        await crud.reset_tokens.use_all_for_user(self.session, user.id, at=now)
         recorder.record(
             self.session,
             action=Action.PASSWORD_CHANGED,

@@ -1,18 +1,61 @@
-"""Rules that stop an administrator from handing out more than they hold.
+"""Who may do what in the auth service, decided from the database as it is now.
 
-An actor may grant, revoke or edit a role only if they hold every permission in it; only a
-super_admin may grant or revoke super_admin, or change a super_admin's account; and the last
-active super_admin cannot be removed or deactivated.
+Auth owns the accounts, so its privileged operations do not trust the rights an access token
+claims: a token issued before a demotion or a deactivation still carries the old ones until it
+expires. `current_authority` reads the caller's active flag and permissions in the operation's
+own transaction (after the operation took its row locks, so a concurrent change of the caller's
+rights is either fully before or fully after it).
+
+The rules that stop an administrator from handing out more than they hold: an actor may grant,
+revoke or edit a role only if they hold every permission in it; only a super_admin may grant or
+revoke super_admin, or change a super_admin's account; nobody changes their own roles or active
+flag; and the last active super_admin cannot be removed or deactivated.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import uuid
 from collections.abc import Iterable
 
-from auth_service.exceptions import PrivilegeEscalation
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth_service import crud
+from auth_service.exceptions import AccountInactive, OwnAccountProtected, PrivilegeEscalation
 from auth_service.models import Role
 from auth_service.permissions import SUPER_ADMIN
-from common.security import Principal
+from common.errors import InvalidToken, PermissionDenied
+from common.security import SERVICE_SUBJECT_PREFIX, Principal
+
+
+async def current_authority(
+    session: AsyncSession, principal: Principal, *required: str
+) -> Principal:
+    """The caller with the roles and permissions the database gives them now; refused if the
+    account (or service client) is gone or deactivated, or lacks one of `required`."""
+    if principal.is_service:
+        name = principal.subject.removeprefix(SERVICE_SUBJECT_PREFIX)
+        client = await crud.service_clients.get_by_name(session, name)
+        if client is None or not client.is_active:
+            raise InvalidToken("The service client is unknown or deactivated.")
+        roles: frozenset[str] = frozenset()
+        permissions = frozenset(client.permissions)
+    else:
+        state = (
+            await crud.users.authority(session, principal.user_id) if principal.user_id else None
+        )
+        if state is None or not state[0]:
+            raise AccountInactive
+        roles, permissions = frozenset(state[1]), frozenset(state[2])
+    current = dataclasses.replace(principal, roles=roles, permissions=permissions)
+    if not current.has_permissions(*required):
+        raise PermissionDenied
+    return current
+
+
+def ensure_not_self(actor: Principal, target_id: uuid.UUID) -> None:
+    if actor.user_id == target_id:
+        raise OwnAccountProtected
 
 
 def ensure_can_handle_roles(actor: Principal, roles: Iterable[Role]) -> None:

@@ -90,6 +90,7 @@ class LoginService:
             token_hash=refresh_hash,
             at=now,
             expires_at=now + timedelta(seconds=self.settings.refresh_token_ttl_seconds),
+            verified_hash=account["password_hash"],
             new_password_hash=new_hash,
             event=event,
         )

@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import NoReturn
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth_service import crud
 from auth_service.audit import Action, anonymous, recorder, user_actor, user_resource
 from auth_service.exceptions import InvalidResetToken
-from auth_service.models import PasswordResetToken
+from auth_service.models import PasswordResetToken, User
 from auth_service.services.context import ClientInfo
 from auth_service.services.passwords import PasswordHasher, PasswordPolicy
 from auth_service.services.throttle import ResetThrottle
@@ -85,30 +86,20 @@ class PasswordResetService:
             logger.exception("could not queue the password-reset mail")
 
     async def confirm(self, *, token: str, new_password: str, client: ClientInfo) -> None:
+        token_hash = hash_opaque_token(token)
+        usable = await self._usable(token_hash)
+        if usable is None:
+            await self._refuse(token_hash, client)
+        self.policy.check(new_password, email=usable.email)
+        await self.session.commit()  # no connection held while hashing
+        new_hash = await self.hasher.hash(new_password)
+        # Checked again under the locks (the account's row first, then the token's: the lock
+        # order of every revocation), since the token may have been used meanwhile.
+        user = await self._usable(token_hash, lock=True)
+        if user is None:
+            await self._refuse(token_hash, client)
         now = utcnow()
-        reset = await crud.reset_tokens.get_by_hash_for_update(
-            self.session, hash_opaque_token(token)
-        )
-        user = await crud.users.get(self.session, reset.user_id) if reset is not None else None
-        if (
-            reset is None
-            or reset.used_at is not None
-            or reset.expires_at <= now
-            or user is None
-            or not user.is_active
-        ):
-            recorder.record(
-                self.session,
-                action=Action.PASSWORD_RESET,
-                outcome="failure",
-                actor=anonymous(client),
-                resource=user_resource(reset.user_id) if reset is not None else None,
-                metadata={"reason": "invalid_reset_token"},
-            )
-            await self.session.commit()
-            raise InvalidResetToken
-        self.policy.check(new_password, email=user.email)
-        user.password_hash = await self.hasher.hash(new_password)
+        user.password_hash = new_hash
         user.password_changed_at = now
         await crud.reset_tokens.use_all_for_user(self.session, user.id, at=now)
         await crud.refresh_tokens.revoke_for_user(self.session, user.id, at=now)
@@ -120,3 +111,38 @@ class PasswordResetService:
             metadata={"all_sessions_revoked": True},
         )
         await self.session.commit()
+
+    async def _usable(self, token_hash: str, *, lock: bool = False) -> User | None:
+        """The account the token may reset now: the token unused and unexpired, the account
+        active."""
+        owner = await crud.reset_tokens.owner(self.session, token_hash)
+        if owner is None:
+            return None
+        if lock:
+            user = await crud.users.get_for_update(self.session, owner)
+            reset = await crud.reset_tokens.get_by_hash_for_update(self.session, token_hash)
+        else:
+            user = await crud.users.get(self.session, owner)
+            reset = await crud.reset_tokens.get_by_hash(self.session, token_hash)
+        if (
+            reset is None
+            or reset.used_at is not None
+            or reset.expires_at <= utcnow()
+            or user is None
+            or not user.is_active
+        ):
+            return None
+        return user
+
+    async def _refuse(self, token_hash: str, client: ClientInfo) -> NoReturn:
+        owner = await crud.reset_tokens.owner(self.session, token_hash)
+        recorder.record(
+            self.session,
+            action=Action.PASSWORD_RESET,
+            outcome="failure",
+            actor=anonymous(client),
+            resource=user_resource(owner) if owner is not None else None,
+            metadata={"reason": "invalid_reset_token"},
+        )
+        await self.session.commit()
+        raise InvalidResetToken

@@ -1,4 +1,9 @@
-"""Role administration and the permission catalog."""
+"""Role administration and the permission catalog.
+
+Like user administration, every operation authorizes the caller from the database; writes lock
+the caller's row and the role's row first. The seeded roles (`user`, `admin`) are edited only by
+a super_admin: they are what every account and every administrator holds.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auth_service import crud
 from auth_service.audit import Action, principal_actor, recorder, role_resource
 from auth_service.exceptions import (
+    PrivilegeEscalation,
     RoleInUse,
     RoleNameTaken,
     RoleNotFound,
@@ -17,9 +23,9 @@ from auth_service.exceptions import (
     UnknownPermission,
 )
 from auth_service.models import Permission, Role
-from auth_service.permissions import SUPER_ADMIN
+from auth_service.permissions import ROLES_READ, ROLES_WRITE, SUPER_ADMIN
 from auth_service.schemas import RoleCreate, RoleUpdate
-from auth_service.services.authorization import ensure_holds
+from auth_service.services.authorization import current_authority, ensure_holds
 from auth_service.services.context import ClientInfo
 from common.db import Page, PageParams, utcnow
 from common.security import Principal
@@ -29,19 +35,31 @@ class RoleService:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def page(self, *, params: PageParams) -> Page[Role]:
+    async def page(self, *, principal: Principal, params: PageParams) -> Page[Role]:
+        await current_authority(self.session, principal, ROLES_READ)
         return await crud.roles.page(self.session, params=params)
 
-    async def permissions(self, *, params: PageParams) -> Page[Permission]:
+    async def permissions(self, *, principal: Principal, params: PageParams) -> Page[Permission]:
+        await current_authority(self.session, principal, ROLES_READ)
         return await crud.permissions.page(self.session, params=params)
 
-    async def get(self, role_id: uuid.UUID) -> Role:
-        role = await crud.roles.get_with_permissions(self.session, role_id)
+    async def get(self, role_id: uuid.UUID, *, principal: Principal) -> Role:
+        await current_authority(self.session, principal, ROLES_READ)
+        return await self._get(role_id)
+
+    async def _get(self, role_id: uuid.UUID, *, for_update: bool = False) -> Role:
+        role = await crud.roles.get_with_permissions(self.session, role_id, for_update=for_update)
         if role is None:
             raise RoleNotFound
         return role
 
-    async def create(self, *, data: RoleCreate, actor: Principal, client: ClientInfo) -> Role:
+    async def _authorize_write(self, principal: Principal) -> Principal:
+        if principal.user_id is not None:
+            await crud.users.lock(self.session, principal.user_id)
+        return await current_authority(self.session, principal, ROLES_WRITE)
+
+    async def create(self, *, data: RoleCreate, principal: Principal, client: ClientInfo) -> Role:
+        actor = await self._authorize_write(principal)
         permissions = await self._permissions(data.permissions)
         ensure_holds(actor, data.permissions)
         role = Role(
@@ -59,11 +77,14 @@ class RoleService:
         return role
 
     async def update(
-        self, role_id: uuid.UUID, *, data: RoleUpdate, actor: Principal, client: ClientInfo
+        self, role_id: uuid.UUID, *, data: RoleUpdate, principal: Principal, client: ClientInfo
     ) -> Role:
-        role = await self.get(role_id)
+        actor = await self._authorize_write(principal)
+        role = await self._get(role_id, for_update=True)
         if role.name == SUPER_ADMIN:
             raise SystemRoleProtected
+        if role.is_system and SUPER_ADMIN not in actor.roles:
+            raise PrivilegeEscalation("Only a super_admin can edit a seeded role.")
         if data.name is not None and data.name != role.name and role.is_system:
             raise SystemRoleProtected
         # Editing a role means granting and revoking its rights: hold them all, old and new.
@@ -94,8 +115,9 @@ class RoleService:
         await self._commit_unique_name()
         return role
 
-    async def delete(self, role_id: uuid.UUID, *, actor: Principal, client: ClientInfo) -> None:
-        role = await self.get(role_id)
+    async def delete(self, role_id: uuid.UUID, *, principal: Principal, client: ClientInfo) -> None:
+        actor = await self._authorize_write(principal)
+        role = await self._get(role_id, for_update=True)
         if role.is_system:
             raise SystemRoleProtected
         ensure_holds(actor, [p.name for p in role.permissions])

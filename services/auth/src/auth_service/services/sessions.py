@@ -23,7 +23,7 @@ from auth_service.exceptions import (
     InvalidRefreshToken,
     RefreshTokenReused,
 )
-from auth_service.models import RefreshToken
+from auth_service.models import RefreshToken, User
 from auth_service.schemas import TokenPair, TokenResponse
 from auth_service.services.context import ClientInfo
 from auth_service.services.tokens import AccessTokenIssuer, hash_opaque_token, new_opaque_token
@@ -76,13 +76,27 @@ class SessionService:
             access_token=access.token, refresh_token=refresh, expires_in=access.expires_in
         )
 
+    async def _locked(self, refresh_token: str) -> tuple[RefreshToken, User] | None:
+        """The presented token and its account, both locked: the account's row first, as every
+        revocation does (one lock order: a refresh either commits before a sign-out everywhere,
+        password change or deactivation, and its new token is revoked with the others, or it
+        waits and finds its token revoked)."""
+        token_hash = hash_opaque_token(refresh_token)
+        owner = await crud.refresh_tokens.owner(self.session, token_hash)
+        if owner is None:
+            return None
+        user = await crud.users.get_for_update(self.session, owner)
+        current = await crud.refresh_tokens.get_by_hash_for_update(self.session, token_hash)
+        if user is None or current is None:
+            return None
+        return current, user
+
     async def refresh(self, *, refresh_token: str, client: ClientInfo) -> TokenPair:
         now = utcnow()
-        current = await crud.refresh_tokens.get_by_hash_for_update(
-            self.session, hash_opaque_token(refresh_token)
-        )
-        if current is None:
+        locked = await self._locked(refresh_token)
+        if locked is None:
             raise InvalidRefreshToken
+        current, user = locked
         if current.rotated_at is not None or current.revoked_at is not None:
             await crud.refresh_tokens.revoke_family(self.session, current.family_id, at=now)
             recorder.record(
@@ -97,8 +111,7 @@ class SessionService:
             raise RefreshTokenReused
         if current.expires_at <= now:
             raise InvalidRefreshToken
-        user = await crud.users.get(self.session, current.user_id)
-        if user is None or not user.is_active:
+        if not user.is_active:
             await crud.refresh_tokens.revoke_family(self.session, current.family_id, at=now)
             await self.session.commit()
             raise InvalidRefreshToken
@@ -113,11 +126,10 @@ class SessionService:
     async def logout(self, *, refresh_token: str, client: ClientInfo) -> None:
         """Ends the session the token belongs to. Unknown tokens are ignored: logging out is
         idempotent and says nothing about which tokens exist."""
-        current = await crud.refresh_tokens.get_by_hash_for_update(
-            self.session, hash_opaque_token(refresh_token)
-        )
-        if current is None:
+        locked = await self._locked(refresh_token)
+        if locked is None:
             return
+        current, _ = locked
         await crud.refresh_tokens.revoke_family(self.session, current.family_id, at=utcnow())
         recorder.record(
             self.session,
@@ -129,6 +141,7 @@ class SessionService:
         await self.session.commit()
 
     async def logout_all(self, *, user_id: uuid.UUID, client: ClientInfo) -> None:
+        await crud.users.lock(self.session, user_id)
         await crud.refresh_tokens.revoke_for_user(self.session, user_id, at=utcnow())
         recorder.record(
             self.session,

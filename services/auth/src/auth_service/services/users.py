@@ -1,4 +1,10 @@
-"""Administration of user accounts: search, read, change, deactivate, assign roles."""
+"""Administration of user accounts: search, read, change, deactivate, assign roles.
+
+Every operation authorizes the caller from the database (`current_authority`), not from the
+token's claims. Writes first lock the caller's and the target's rows, in id order, and read the
+caller's rights after that: two administrators acting on each other are serialised, and the
+second sees what the first did (a demoted super_admin cannot demote the one who demoted them).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +16,13 @@ from auth_service import crud
 from auth_service.audit import Action, principal_actor, recorder, user_resource
 from auth_service.exceptions import LastSuperAdmin, PrivilegeEscalation, UnknownRole, UserNotFound
 from auth_service.models import User
-from auth_service.permissions import SUPER_ADMIN
+from auth_service.permissions import SUPER_ADMIN, USERS_READ, USERS_WRITE
 from auth_service.schemas import UserAdminUpdate
-from auth_service.services.authorization import ensure_can_handle_roles
+from auth_service.services.authorization import (
+    current_authority,
+    ensure_can_handle_roles,
+    ensure_not_self,
+)
 from auth_service.services.context import ClientInfo
 from common.db import Page, PageParams, utcnow
 from common.security import Principal
@@ -25,16 +35,22 @@ class UserAdminService:
     async def search(
         self,
         *,
+        principal: Principal,
         params: PageParams,
         query: str | None,
         is_active: bool | None,
         role: str | None,
     ) -> Page[User]:
+        await current_authority(self.session, principal, USERS_READ)
         return await crud.users.search(
             self.session, params=params, query=query, is_active=is_active, role=role
         )
 
-    async def get(self, user_id: uuid.UUID, *, for_update: bool = False) -> User:
+    async def get(self, user_id: uuid.UUID, *, principal: Principal) -> User:
+        await current_authority(self.session, principal, USERS_READ)
+        return await self._get(user_id)
+
+    async def _get(self, user_id: uuid.UUID, *, for_update: bool = False) -> User:
         user = await crud.users.get_with_roles(
             self.session, user_id, for_update=for_update, with_permissions=for_update
         )
@@ -42,13 +58,32 @@ class UserAdminService:
             raise UserNotFound
         return user
 
+    async def _authorize_write(
+        self, principal: Principal, target_id: uuid.UUID, *, touches_rights: bool = True
+    ) -> Principal:
+        """Lock the caller's and the target's rows, then read the caller's rights."""
+        if touches_rights:
+            ensure_not_self(principal, target_id)
+        await crud.users.lock(
+            self.session, *(i for i in (principal.user_id, target_id) if i is not None)
+        )
+        return await current_authority(self.session, principal, USERS_WRITE)
+
     async def update(
-        self, user_id: uuid.UUID, *, data: UserAdminUpdate, actor: Principal, client: ClientInfo
+        self,
+        user_id: uuid.UUID,
+        *,
+        data: UserAdminUpdate,
+        principal: Principal,
+        client: ClientInfo,
     ) -> User:
-        user = await self.get(user_id, for_update=True)
+        changes = data.model_dump(exclude_unset=True)
+        actor = await self._authorize_write(
+            principal, user_id, touches_rights="is_active" in changes
+        )
+        user = await self._get(user_id, for_update=True)
         if _is_super_admin(user) and SUPER_ADMIN not in actor.roles:
             raise PrivilegeEscalation("Only a super_admin can change a super_admin's account.")
-        changes = data.model_dump(exclude_unset=True)
         action = Action.USER_UPDATED
         if changes.get("is_active") is False and user.is_active:
             if _is_super_admin(user) and not await self._other_super_admins(user.id):
@@ -71,9 +106,15 @@ class UserAdminService:
         return user
 
     async def set_roles(
-        self, user_id: uuid.UUID, *, role_names: list[str], actor: Principal, client: ClientInfo
+        self,
+        user_id: uuid.UUID,
+        *,
+        role_names: list[str],
+        principal: Principal,
+        client: ClientInfo,
     ) -> User:
-        user = await self.get(user_id, for_update=True)
+        actor = await self._authorize_write(principal, user_id)
+        user = await self._get(user_id, for_update=True)
         wanted = await crud.roles.get_by_names(self.session, set(role_names))
         unknown = sorted(set(role_names) - {r.name for r in wanted})
         if unknown:
@@ -82,6 +123,8 @@ class UserAdminService:
         target = {r.name: r for r in wanted}
         changed = [target[n] for n in target.keys() - current.keys()]
         changed += [current[n] for n in current.keys() - target.keys()]
+        if _is_super_admin(user) and changed and SUPER_ADMIN not in actor.roles:
+            raise PrivilegeEscalation("Only a super_admin can change a super_admin's account.")
         ensure_can_handle_roles(actor, changed)
         if (
             SUPER_ADMIN in current
@@ -106,6 +149,9 @@ class UserAdminService:
         return user
 
     async def _other_super_admins(self, user_id: uuid.UUID) -> bool:
+        """Kept although the rules above make it unreachable through the API (the actor of a
+        super_admin's removal is another active super_admin, locked until commit): the
+        invariant must not rest on a chain of other checks."""
         count = await crud.users.count_active_with_role(
             self.session, SUPER_ADMIN, excluding=user_id
         )

@@ -40,7 +40,7 @@ from activity_service.models import Event
 from auth_service.audit import Action, recorder, user_actor, user_resource
 from auth_service.models import SCHEMA as AUTH_SCHEMA
 from auth_service.models import AuditOutbox
-from auth_service.services.context import ClientInfo
+from common.client import ClientInfo
 from common.context import request_id_var
 
 ACTIVITY_PATH: Final = "/api/v1/activity"

@@ -90,6 +90,7 @@ def _command(factory: str, port: int) -> list[str]:
         "--http",
         "httptools",
         "--no-access-log",
+        "--no-proxy-headers",
     ]
 
 

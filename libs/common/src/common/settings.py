@@ -14,6 +14,8 @@ from typing import Annotated, Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from common.client import IPNetwork, parse_networks
+
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me-0123456789abcdef"  # noqa: S105 (refused in production)
 
 
@@ -81,6 +83,9 @@ class ServiceSettings(BaseSettings):
     log_file_backups: int = 5
     access_log: bool = True
 
+    # Addresses or networks of the reverse proxies whose X-Forwarded-For is believed
+    # (common.client); empty: the TCP peer is the client.
+    trusted_proxies: Annotated[CsvList, Field(default_factory=list)]
     cors_origins: Annotated[CsvList, Field(default_factory=list)]
     trusted_hosts: Annotated[CsvList, Field(default_factory=lambda: ["*"])]
     max_body_size: int = Field(default=1024 * 1024, ge=1)
@@ -90,10 +95,22 @@ class ServiceSettings(BaseSettings):
     @classmethod
     def _parse_lists(cls, data: object) -> object:
         if isinstance(data, dict):
-            for key in ("cors_origins", "trusted_hosts"):
+            for key in ("cors_origins", "trusted_hosts", "trusted_proxies"):
                 if key in data:
                     data[key] = _split_csv(data[key])
         return data
+
+    @model_validator(mode="after")
+    def _check_trusted_proxies(self) -> Self:
+        try:
+            parse_networks(tuple(self.trusted_proxies))
+        except ValueError as exc:
+            raise ValueError(f"TRUSTED_PROXIES: {exc}") from exc
+        return self
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        return parse_networks(tuple(self.trusted_proxies))
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Self:

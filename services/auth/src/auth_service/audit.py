@@ -12,8 +12,8 @@ import uuid
 from typing import Final
 
 from auth_service.models import AuditOutbox
-from auth_service.services.context import ClientInfo
 from common.audit import Actor, AuditRecorder, Resource
+from common.client import ClientInfo
 from common.security import Principal
 
 SERVICE: Final = "auth"

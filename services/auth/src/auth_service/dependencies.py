@@ -9,7 +9,6 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from auth_service.services.accounts import AccountService
-from auth_service.services.context import ClientInfo
 from auth_service.services.login import LoginService
 from auth_service.services.password_reset import PasswordResetService
 from auth_service.services.roles import RoleService
@@ -17,6 +16,7 @@ from auth_service.services.sessions import SessionService
 from auth_service.services.signing_keys import SigningKeyService
 from auth_service.services.users import UserAdminService
 from auth_service.settings import AuthSettings
+from common.client import ClientInfo, client_info
 from common.db import SessionDep
 
 
@@ -26,16 +26,18 @@ async def get_settings_from_app(request: Request) -> AuthSettings:
 
 
 async def get_client_info(request: Request) -> ClientInfo:
-    user_agent = request.headers.get("user-agent")
-    return ClientInfo(
-        ip=request.client.host if request.client else None,
-        user_agent=user_agent[:255] if user_agent else None,
-    )
+    settings: AuthSettings = request.app.state.settings
+    return client_info(request.scope, settings.trusted_proxy_networks)
 
 
 async def get_session_service(request: Request, session: SessionDep) -> SessionService:
     state = request.app.state
-    return SessionService(session, settings=state.settings, issuer=state.token_issuer)
+    return SessionService(
+        session,
+        settings=state.settings,
+        issuer=state.token_issuer,
+        client_failures=state.client_failures,
+    )
 
 
 async def get_login_service(request: Request) -> LoginService:
@@ -45,7 +47,7 @@ async def get_login_service(request: Request) -> LoginService:
         state.database.engine,
         settings=state.settings,
         hasher=state.password_hasher,
-        throttle=state.login_throttle,
+        attempts=state.login_attempts,
         issuer=state.token_issuer,
     )
 
@@ -56,7 +58,8 @@ async def get_account_service(request: Request, session: SessionDep) -> AccountS
         session,
         hasher=state.password_hasher,
         policy=state.password_policy,
-        throttle=state.password_change_throttle,
+        attempts=state.password_change_attempts,
+        registrations=state.registrations,
     )
 
 
@@ -67,7 +70,7 @@ async def get_password_reset_service(request: Request, session: SessionDep) -> P
         settings=state.settings,
         hasher=state.password_hasher,
         policy=state.password_policy,
-        throttle=state.reset_throttle,
+        requests=state.reset_requests,
         send_mail=state.reset_mailer,
     )
 

@@ -10,11 +10,12 @@ from fastapi import FastAPI
 
 from auth_service.models import AuditOutbox
 from auth_service.routes import API_ROUTERS, ROOT_ROUTERS
+from auth_service.services.attempts import AddressLimit, LoginAttempts, ResetRequests
 from auth_service.services.notifications import QUEUE, CeleryResetMailer
 from auth_service.services.passwords import PasswordHasher, PasswordPolicy
 from auth_service.services.seed import seed_rbac
 from auth_service.services.signing_keys import ActiveSigningKey, SigningKeyService
-from auth_service.services.throttle import LoginThrottle, ResetThrottle, Throttle
+from auth_service.services.throttle import Limit, Throttle, ThrottleMetrics
 from auth_service.services.tokens import AccessTokenIssuer
 from auth_service.settings import AuthSettings, get_settings
 from common.app import create_service_app
@@ -54,21 +55,45 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
             settings, ActiveSigningKey(settings, state.database.engine)
         )
         keyspace = KeySpace(settings.redis_key_prefix)
-        strict = Throttle(state.redis, keyspace, fail_open=settings.login_throttle_fail_open)
-        lenient = Throttle(state.redis, keyspace, fail_open=True)
-        limits = {
-            "max_per_account": settings.login_max_failures_per_account,
-            "max_per_ip": settings.login_max_failures_per_ip,
-            "window_seconds": settings.login_failure_window_seconds,
-        }
-        state.login_throttle = LoginThrottle(strict, **limits)
+        registry = getattr(state, "metrics_registry", None)
+        metrics = ThrottleMetrics(registry) if registry is not None else None
+        strict = Throttle(
+            state.redis, keyspace, fail_open=settings.login_throttle_fail_open, metrics=metrics
+        )
+        lenient = Throttle(state.redis, keyspace, fail_open=True, metrics=metrics)
+
+        def login_attempts(throttle: Throttle) -> LoginAttempts:
+            return LoginAttempts(
+                throttle,
+                max_per_account=settings.login_max_failures_per_account,
+                max_per_ip=settings.login_max_failures_per_ip,
+                window_seconds=settings.login_failure_window_seconds,
+            )
+
+        state.login_attempts = login_attempts(strict)
         # Changing a password needs a valid access token already: during a Redis outage it runs
-        # unthrottled rather than locking every signed-in user out of it. Same counters.
-        state.password_change_throttle = LoginThrottle(lenient, **limits)
-        # The reset cap only spares inboxes; without Redis no mail can be queued anyway, so the
-        # request keeps its one answer instead of failing.
-        state.reset_throttle = ResetThrottle(
+        # unthrottled rather than locking every signed-in user out of it. Same counters. The
+        # other limits below fail open too: they spare inboxes, storage and the audit trail,
+        # and the hashing queue's own bound (PASSWORD_HASH_MAX_WAITING) still caps the CPU.
+        state.password_change_attempts = login_attempts(lenient)
+        state.reset_requests = ResetRequests(
             lenient, max_per_address=settings.password_reset_max_per_hour
+        )
+        state.registrations = AddressLimit(
+            lenient,
+            Limit(
+                "register-ip",
+                settings.registration_max_per_ip,
+                settings.registration_window_seconds,
+            ),
+        )
+        state.client_failures = AddressLimit(
+            lenient,
+            Limit(
+                "client-credentials-ip",
+                settings.client_credentials_max_failures_per_ip,
+                settings.login_failure_window_seconds,
+            ),
         )
         producer = create_celery_app(QUEUE, settings)
         state.reset_mailer = CeleryResetMailer(producer)

@@ -31,6 +31,10 @@ class AuthSettings(ServiceSettings):
     # or let them through unthrottled (True).
     login_throttle_fail_open: bool = False
 
+    registration_max_per_ip: int = Field(default=20, ge=1)
+    registration_window_seconds: int = Field(default=3600, ge=1)
+    client_credentials_max_failures_per_ip: int = Field(default=20, ge=1)
+
     password_reset_ttl_seconds: int = Field(default=1800, ge=60, le=86400)
     password_reset_max_per_hour: int = Field(default=3, ge=1)
     # Where the mailed link points (your front end); {token} is replaced by the reset token.

@@ -25,8 +25,13 @@ async def serve_app(app: ASGIApp, *, lifespan: bool = False) -> AsyncIterator[st
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
+    # No proxy headers, as the services run (common.client decides whom to believe).
     config = uvicorn.Config(
-        app, lifespan="on" if lifespan else "off", log_config=None, access_log=False
+        app,
+        lifespan="on" if lifespan else "off",
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))

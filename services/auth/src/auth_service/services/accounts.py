@@ -10,14 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from auth_service import crud
 from auth_service.audit import Action, recorder, user_actor, user_resource
-from auth_service.exceptions import AccountInactive, EmailTaken, IncorrectPassword
+from auth_service.exceptions import AccountInactive, EmailTaken, IncorrectPassword, LoginThrottled
 from auth_service.models import User
 from auth_service.permissions import DEFAULT_ROLE
 from auth_service.schemas import MeUpdate, PasswordChangeRequest, RegisterRequest
-from auth_service.services.context import ClientInfo
+from auth_service.services.attempts import AddressLimit, LoginAttempts
 from auth_service.services.passwords import PasswordHasher, PasswordPolicy
-from auth_service.services.throttle import LoginThrottle
+from common.client import ClientInfo
 from common.db import utcnow
+from common.errors import RateLimited
 
 
 async def read_profile(engine: AsyncEngine, user_id: uuid.UUID | None) -> dict[str, Any]:
@@ -36,14 +37,19 @@ class AccountService:
         *,
         hasher: PasswordHasher,
         policy: PasswordPolicy,
-        throttle: LoginThrottle,
+        attempts: LoginAttempts,
+        registrations: AddressLimit,
     ) -> None:
         self.session = session
         self.hasher = hasher
         self.policy = policy
-        self.throttle = throttle
+        self.attempts = attempts
+        self.registrations = registrations
 
     async def register(self, *, data: RegisterRequest, client: ClientInfo) -> User:
+        refused = await self.registrations.reserve(client)
+        if refused is not None:
+            raise RateLimited(retry_after=refused.retry_after)
         self.policy.check(data.password, email=data.email)
         if await crud.users.get_by_email(self.session, data.email) is not None:
             raise EmailTaken
@@ -105,10 +111,11 @@ class AccountService:
         """Verifies the current password (throttled like a login), then revokes every other
         session of the account; the session that made the change stays signed in."""
         user = await self.get_active(user_id)
-        await self.throttle.check(user.email, client.ip)
         await self.session.commit()
+        refused = await self.attempts.reserve(user.email, client)
+        if refused is not None:
+            raise LoginThrottled(retry_after=refused.retry_after)
         if not await self.hasher.verify(user.password_hash, data.current_password):
-            await self.throttle.failed(user.email, client.ip)
             recorder.record(
                 self.session,
                 action=Action.PASSWORD_CHANGED,
@@ -119,6 +126,7 @@ class AccountService:
             )
             await self.session.commit()
             raise IncorrectPassword
+        await self.attempts.succeeded(user.email, client)
         self.policy.check(data.new_password, email=user.email)
         new_hash = await self.hasher.hash(data.new_password)
         # The account's row is locked from here to the commit (refreshes and other revocations

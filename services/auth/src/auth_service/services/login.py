@@ -1,7 +1,9 @@
 """Sign-in with e-mail and password: the busiest write path, kept to two database round trips
 and no transaction.
 
-1. Throttle check in Redis (429 at the limit; nothing is hashed for a throttled attempt).
+1. The attempt reserves its place in the throttle's counters (one atomic script in Redis):
+   429 at the limit, and nothing is hashed for a refused attempt. Only the first refusal of a
+   window is written to the audit trail; the others are counted in a metric.
 2. One read of the account with its roles and permissions (no transaction), the connection
    back in the pool before hashing.
 3. argon2id verification on the hashing threads; an unknown e-mail is verified against a dummy
@@ -23,11 +25,11 @@ from auth_service import crud
 from auth_service.audit import Action, anonymous, recorder, user_actor, user_resource
 from auth_service.exceptions import InvalidCredentials, LoginThrottled
 from auth_service.schemas import TokenPair
-from auth_service.services.context import ClientInfo
+from auth_service.services.attempts import LoginAttempts
 from auth_service.services.passwords import PasswordHasher
-from auth_service.services.throttle import LoginThrottle
 from auth_service.services.tokens import AccessTokenIssuer, new_opaque_token
 from auth_service.settings import AuthSettings
+from common.client import ClientInfo
 from common.db import utcnow
 
 
@@ -38,26 +40,26 @@ class LoginService:
         *,
         settings: AuthSettings,
         hasher: PasswordHasher,
-        throttle: LoginThrottle,
+        attempts: LoginAttempts,
         issuer: AccessTokenIssuer,
     ) -> None:
         self.engine = engine
         self.settings = settings
         self.hasher = hasher
-        self.throttle = throttle
+        self.attempts = attempts
         self.issuer = issuer
 
     async def login(self, *, email: str, password: str, client: ClientInfo) -> TokenPair:
-        try:
-            had_failures = await self.throttle.check(email, client.ip)
-        except LoginThrottled:
-            await self._failed(email, client, "throttled")
-            raise
+        refused = await self.attempts.reserve(email, client)
+        if refused is not None:
+            if refused.first:
+                await self._failed(email, client, "throttled")
+            raise LoginThrottled(retry_after=refused.retry_after)
         account = await crud.users.credentials(self.engine, email)
         password_hash = account["password_hash"] if account is not None else None
         matches = await self.hasher.verify(password_hash, password)
         if account is None or not matches or not account["is_active"]:
-            await self.throttle.failed(email, client.ip)
+            # The reservation stands: it was this failure, counted in advance.
             reason = (
                 "unknown_email"
                 if account is None
@@ -67,8 +69,7 @@ class LoginService:
             )
             await self._failed(email, client, reason)
             raise InvalidCredentials
-        if had_failures:
-            await self.throttle.succeeded(email)
+        await self.attempts.succeeded(email, client)
         new_hash = (
             await self.hasher.hash(password)
             if self.hasher.needs_rehash(account["password_hash"])

@@ -18,12 +18,14 @@ from auth_service import crud
 from auth_service.audit import Action, anonymous, recorder, user_actor, user_resource
 from auth_service.exceptions import InvalidResetToken
 from auth_service.models import PasswordResetToken, User
-from auth_service.services.context import ClientInfo
+from auth_service.services.attempts import ResetRequests
 from auth_service.services.passwords import PasswordHasher, PasswordPolicy
-from auth_service.services.throttle import ResetThrottle
+from auth_service.services.throttle import Refused
 from auth_service.services.tokens import hash_opaque_token, new_opaque_token
 from auth_service.settings import AuthSettings
+from common.client import ClientInfo
 from common.db import utcnow
+from common.errors import RateLimited
 
 logger = logging.getLogger(__name__)
 
@@ -39,18 +41,20 @@ class PasswordResetService:
         settings: AuthSettings,
         hasher: PasswordHasher,
         policy: PasswordPolicy,
-        throttle: ResetThrottle,
+        requests: ResetRequests,
         send_mail: ResetMailer,
     ) -> None:
         self.session = session
         self.settings = settings
         self.hasher = hasher
         self.policy = policy
-        self.throttle = throttle
+        self.requests = requests
         self.send_mail = send_mail
 
     async def request(self, *, email: str, client: ClientInfo) -> None:
-        allowed = await self.throttle.allow(email, client.ip)
+        allowed = await self.requests.reserve(email, client)
+        if isinstance(allowed, Refused):
+            raise RateLimited(retry_after=allowed.retry_after)
         user = await crud.users.get_by_email(self.session, email)
         sending = allowed and user is not None and user.is_active
         # Recorded whatever happens, so every request writes the same (the answer and its

@@ -26,7 +26,7 @@ from auth_service.models import Permission, Role
 from auth_service.permissions import ROLES_READ, ROLES_WRITE, SUPER_ADMIN
 from auth_service.schemas import RoleCreate, RoleUpdate
 from auth_service.services.authorization import current_authority, ensure_holds
-from auth_service.services.context import ClientInfo
+from common.client import ClientInfo
 from common.db import Page, PageParams, utcnow
 from common.security import Principal
 

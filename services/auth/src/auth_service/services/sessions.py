@@ -25,11 +25,13 @@ from auth_service.exceptions import (
 )
 from auth_service.models import RefreshToken, User
 from auth_service.schemas import TokenPair, TokenResponse
-from auth_service.services.context import ClientInfo
+from auth_service.services.attempts import AddressLimit
 from auth_service.services.tokens import AccessTokenIssuer, hash_opaque_token, new_opaque_token
 from auth_service.settings import AuthSettings
 from common.audit import Actor, Resource
+from common.client import ClientInfo
 from common.db import utcnow
+from common.errors import RateLimited
 from common.security import SERVICE_SUBJECT_PREFIX
 
 
@@ -40,10 +42,12 @@ class SessionService:
         *,
         settings: AuthSettings,
         issuer: AccessTokenIssuer,
+        client_failures: AddressLimit,
     ) -> None:
         self.session = session
         self.settings = settings
         self.issuer = issuer
+        self.client_failures = client_failures
 
     async def _rotate_in(
         self,
@@ -154,6 +158,9 @@ class SessionService:
     async def client_credentials(
         self, *, client_id: str, client_secret: str, client: ClientInfo
     ) -> TokenResponse:
+        refused = await self.client_failures.reserve(client)
+        if refused is not None:
+            raise RateLimited(retry_after=refused.retry_after)
         found = await crud.service_clients.get_by_name(self.session, client_id)
         presented = hash_opaque_token(client_secret)
         expected = found.secret_hash if found is not None else hash_opaque_token("")
@@ -167,6 +174,7 @@ class SessionService:
             )
             await self.session.commit()
             raise InvalidClient
+        await self.client_failures.release(client)
         access = await self.issuer.issue(
             subject=f"{SERVICE_SUBJECT_PREFIX}{found.name}",
             roles=[],

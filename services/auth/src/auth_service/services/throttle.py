@@ -1,28 +1,95 @@
-"""Redis-backed counters that slow brute force: failed logins per account and per client IP,
-and password-reset requests per address.
+"""Redis-backed counters that slow brute force and floods: failed logins per account and per
+client address, password-change attempts, reset mails per address, registrations and failed
+client-credentials per address.
 
-A counter starts at the first hit and expires `window` seconds later (fixed window). Accounts are
-keyed by a hash of the e-mail, so Redis never holds the addresses. Unknown and known e-mails
-are counted alike, so throttling reveals nothing about which accounts exist.
+Each attempt *reserves* its hit before any work is done (one Lua script: refuse if any counter
+is at its limit, else count the attempt on every counter), so a burst of concurrent attempts
+cannot all pass a check made before any of them was counted; refused attempts cost no hashing.
+An attempt that turns out fine gives its reservation back (`release`), or clears the account's
+failures altogether (`clear`). A counter starts at its first hit and expires `window` seconds
+later (fixed window). Accounts are keyed by a hash of the e-mail, so Redis never holds the
+addresses; unknown and known e-mails are counted alike, so throttling reveals nothing about
+which accounts exist.
+
+A refusal says whether it is the first one of its counter's window (`Refused.first`): the audit
+trail records the transition into "throttled" once, the rest only count in a metric.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from prometheus_client import CollectorRegistry, Counter
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from auth_service.exceptions import LoginThrottled, ThrottleUnavailable
-from common.errors import RateLimited
+from auth_service.exceptions import ThrottleUnavailable
 from common.redis import KeySpace
 
 logger = logging.getLogger(__name__)
 
+# KEYS: the counters; ARGV: limit and window of each, in the same order.
+# Refused: {0, seconds to wait, 1 if this is the first refusal of the window else 0, index (from
+# 1) of the counter that refused}.
+# Reserved: {1, hits the first counter had before this attempt}.
+_RESERVE = """
+local wait = -1
+local blocking = nil
+local index = 0
+for i, key in ipairs(KEYS) do
+  local limit = tonumber(ARGV[2 * i - 1])
+  local window = tonumber(ARGV[2 * i])
+  local hits = tonumber(redis.call('GET', key) or '0')
+  if hits >= limit then
+    local ttl = redis.call('TTL', key)
+    if ttl < 0 then
+      redis.call('EXPIRE', key, window)
+      ttl = window
+    end
+    if ttl > wait then
+      wait = ttl
+      blocking = key
+      index = i
+    end
+  end
+end
+if blocking then
+  local first = redis.call('SET', blocking .. ':refused', '1', 'NX', 'EX', wait)
+  return {0, wait, first and 1 or 0, index}
+end
+local before = 0
+for i, key in ipairs(KEYS) do
+  local hits = redis.call('INCR', key)
+  if hits == 1 then
+    redis.call('EXPIRE', key, tonumber(ARGV[2 * i]))
+  end
+  if i == 1 then
+    before = hits - 1
+  end
+end
+return {1, before}
+"""
 
-def _email_key(email: str) -> str:
+# KEYS: counters; the first ARGV[1] of them are cleared, the others get one hit back (never
+# below zero).
+_RELEASE = """
+local cleared = tonumber(ARGV[1])
+for i, key in ipairs(KEYS) do
+  local hits = tonumber(redis.call('GET', key) or '0')
+  if i <= cleared or hits <= 1 then
+    redis.call('DEL', key)
+  else
+    redis.call('DECR', key)
+  end
+end
+return 0
+"""
+
+
+def email_key(email: str) -> str:
     return hashlib.sha256(email.casefold().encode()).hexdigest()[:32]
 
 
@@ -33,59 +100,76 @@ class Limit:
     window_seconds: int
 
 
-def _retry_after(checks: list[tuple[Limit, str]], counters: list[tuple[int, int]]) -> int | None:
-    wait = 0
-    for (limit, _), (hits, ttl) in zip(checks, counters, strict=True):
-        if hits >= limit.max_hits:
-            wait = max(wait, ttl or limit.window_seconds)
-    return wait or None
+Check = tuple[Limit, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Reserved:
+    """The attempt is counted; `earlier` is how many hits the first counter already had."""
+
+    earlier: int
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    limit: Limit
+    retry_after: int
+    first: bool
+
+
+class ThrottleMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.refused = Counter(
+            "auth_throttled_attempts",
+            "Attempts refused by a throttle, by the limit that refused them.",
+            ["limit"],
+            registry=registry,
+        )
 
 
 class Throttle:
-    def __init__(self, redis: Redis, keys: KeySpace, *, fail_open: bool) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        keys: KeySpace,
+        *,
+        fail_open: bool,
+        metrics: ThrottleMetrics | None = None,
+    ) -> None:
         self.redis = redis
         self.keys = keys
         self.fail_open = fail_open
+        self.metrics = metrics
+        self._reserve = redis.register_script(_RESERVE)
+        self._release = redis.register_script(_RELEASE)
 
     def _key(self, limit: Limit, subject: str) -> str:
         return self.keys.key("throttle", limit.name, subject)
 
-    async def counters(self, checks: list[tuple[Limit, str]]) -> list[tuple[int, int]]:
-        """(hits, seconds left in the window) of each counter, in one round trip; zeros while
-        Redis is down and the throttle fails open."""
+    async def reserve(self, checks: Sequence[Check]) -> Reserved | Refused:
+        """Count this attempt on every counter, or refuse it if any is at its limit (then
+        nothing is counted). While Redis is down and the throttle fails open, every attempt is
+        let through."""
+        keys = [self._key(limit, subject) for limit, subject in checks]
+        args = [value for limit, _ in checks for value in (limit.max_hits, limit.window_seconds)]
         try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for limit, subject in checks:
-                    key = self._key(limit, subject)
-                    pipe.get(key)
-                    pipe.ttl(key)
-                replies = await pipe.execute()
+            reply = await self._reserve(keys=keys, args=args)
         except RedisError as exc:
             self._unavailable(exc)
-            return [(0, 0)] * len(checks)
-        return [
-            (int(replies[2 * i] or 0), max(int(replies[2 * i + 1] or 0), 0))
-            for i in range(len(checks))
-        ]
+            return Reserved(earlier=0)
+        if int(reply[0]) == 1:
+            return Reserved(earlier=int(reply[1]))
+        blocking = checks[int(reply[3]) - 1][0]
+        if self.metrics is not None:
+            self.metrics.refused.labels(blocking.name).inc()
+        return Refused(limit=blocking, retry_after=max(1, int(reply[1])), first=bool(reply[2]))
 
-    async def retry_after(self, checks: list[tuple[Limit, str]]) -> int | None:
-        """Seconds to wait if any counter is at its limit, else None."""
-        return _retry_after(checks, await self.counters(checks))
-
-    async def hit(self, checks: list[tuple[Limit, str]]) -> None:
+    async def release(self, checks: Sequence[Check], *, clear: Sequence[Check] = ()) -> None:
+        """Give back one hit on each of `checks` (the attempt did not count against them) and
+        reset the counters of `clear`, in one round trip."""
+        keys = [self._key(limit, subject) for limit, subject in (*clear, *checks)]
         try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for limit, subject in checks:
-                    key = self._key(limit, subject)
-                    pipe.incr(key)
-                    pipe.expire(key, limit.window_seconds, nx=True)
-                await pipe.execute()
-        except RedisError as exc:
-            self._unavailable(exc)
-
-    async def clear(self, limit: Limit, subject: str) -> None:
-        try:
-            await self.redis.delete(self._key(limit, subject))
+            await self._release(keys=keys, args=[len(clear)])
         except RedisError as exc:
             self._unavailable(exc)
 
@@ -93,59 +177,3 @@ class Throttle:
         if not self.fail_open:
             raise ThrottleUnavailable from exc
         logger.warning("throttling skipped, Redis unavailable: %r", exc)
-
-
-class LoginThrottle:
-    def __init__(
-        self,
-        throttle: Throttle,
-        *,
-        max_per_account: int,
-        max_per_ip: int,
-        window_seconds: int,
-    ) -> None:
-        self.throttle = throttle
-        self.account = Limit("login-account", max_per_account, window_seconds)
-        self.ip = Limit("login-ip", max_per_ip, window_seconds)
-
-    def _checks(self, email: str, ip: str | None) -> list[tuple[Limit, str]]:
-        checks = [(self.account, _email_key(email))]
-        if ip:
-            checks.append((self.ip, ip))
-        return checks
-
-    async def check(self, email: str, ip: str | None) -> bool:
-        """Refuses with 429 at the limit; otherwise says whether the account has failures
-        on record (only then does a success need to clear them)."""
-        checks = self._checks(email, ip)
-        counters = await self.throttle.counters(checks)
-        wait = _retry_after(checks, counters)
-        if wait is not None:
-            raise LoginThrottled(retry_after=wait)
-        return counters[0][0] > 0
-
-    async def failed(self, email: str, ip: str | None) -> None:
-        await self.throttle.hit(self._checks(email, ip))
-
-    async def succeeded(self, email: str) -> None:
-        await self.throttle.clear(self.account, _email_key(email))
-
-
-class ResetThrottle:
-    """Per address: requests beyond the limit are dropped silently (the answer stays the same,
-    no mail is sent). Per IP: a 429, which reveals nothing about any account."""
-
-    def __init__(self, throttle: Throttle, *, max_per_address: int) -> None:
-        self.throttle = throttle
-        self.address = Limit("reset-address", max_per_address, 3600)
-        self.ip = Limit("reset-ip", max_per_address * 10, 3600)
-
-    async def allow(self, email: str, ip: str | None) -> bool:
-        if ip:
-            wait = await self.throttle.retry_after([(self.ip, ip)])
-            if wait is not None:
-                raise RateLimited(retry_after=wait)
-        checks = [(self.address, _email_key(email))]
-        allowed = await self.throttle.retry_after(checks) is None
-        await self.throttle.hit(checks + ([(self.ip, ip)] if ip else []))
-        return allowed

@@ -23,7 +23,7 @@ from auth_service.services.authorization import (
     ensure_can_handle_roles,
     ensure_not_self,
 )
-from auth_service.services.context import ClientInfo
+from common.client import ClientInfo
 from common.db import Page, PageParams, utcnow
 from common.security import Principal
 

@@ -37,6 +37,7 @@ class Stack:
     auth: FastAPI
     auth_url: str
     activity: httpx.AsyncClient
+    activity_settings: ActivitySettings
     consumer: subprocess.Popen[bytes]
     admin_headers: dict[str, str]
 
@@ -82,18 +83,17 @@ async def stack(
     consumer = consumer_process(clean_database, redis_server.url, tmp_path)
     try:
         async with serve_app(auth, lifespan=True) as auth_url:
-            activity = create_activity_app(
-                ActivitySettings(
-                    _env_file=None,
-                    database_url=clean_database,
-                    redis_url=redis_server.url,
-                    jwks_url=f"{auth_url}/.well-known/jwks.json",
-                    jwks_min_refresh_interval=0,
-                    environment="test",
-                    access_log=False,
-                    log_level="WARNING",
-                )
+            activity_settings = ActivitySettings(
+                _env_file=None,
+                database_url=clean_database,
+                redis_url=redis_server.url,
+                jwks_url=f"{auth_url}/.well-known/jwks.json",
+                jwks_min_refresh_interval=0,
+                environment="test",
+                access_log=False,
+                log_level="WARNING",
             )
+            activity = create_activity_app(activity_settings)
             async with (
                 LifespanManager(activity),
                 httpx.AsyncClient(
@@ -117,6 +117,7 @@ async def stack(
                     auth=auth,
                     auth_url=auth_url,
                     activity=activity_client,
+                    activity_settings=activity_settings,
                     consumer=consumer,
                     admin_headers={"Authorization": f"Bearer {token}"},
                 )

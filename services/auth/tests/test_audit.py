@@ -17,6 +17,8 @@ from auth_service.services.service_clients import create_service_client
 from auth_service.services.signing_keys import SigningKeyService
 from common.audit import AuditEvent
 
+from .conftest import sign_in
+
 API = "/api/v1"
 
 
@@ -123,8 +125,12 @@ class TestSessions:
         self, app: FastAPI, client: httpx.AsyncClient, register: Any
     ) -> None:
         account = await register()
+        other = await sign_in(client, account.email, account.password)
         await client.post(f"{API}/auth/logout", json={"refresh_token": account.refresh_token})
-        await client.post(f"{API}/auth/logout-all", headers=account.headers)
+        # Signing out ended that session's access token too: sign-out everywhere comes from
+        # another session.
+        ended = await client.post(f"{API}/auth/logout-all", headers=other.headers)
+        assert ended.status_code == 204
 
         [logout] = await events(app, "auth.session.logout")
         [logout_all] = await events(app, "auth.session.logout_all")

@@ -1,5 +1,7 @@
 """What the service does while Redis is unreachable: login follows LOGIN_THROTTLE_FAIL_OPEN,
-everything that does not need Redis keeps working, readiness reports the outage."""
+access tokens follow TOKEN_REVOCATION_FAIL_OPEN (this app never read the revocations, so it
+cannot know whether a token was revoked), everything else keeps working, readiness reports the
+outage."""
 
 from __future__ import annotations
 
@@ -23,10 +25,12 @@ async def outage_client(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A second app on the same database whose Redis is a closed port. (`app` ran first, so
     the database is seeded and an account can be made through `client`.)"""
+    fail_open = getattr(request, "param", False)
     broken = settings.model_copy(
         update={
             "redis_url": f"redis://127.0.0.1:{free_port()}/0",
-            "login_throttle_fail_open": getattr(request, "param", False),
+            "login_throttle_fail_open": fail_open,
+            "token_revocation_fail_open": fail_open,
         }
     )
     outage_app = create_app(broken)
@@ -57,13 +61,25 @@ class TestRedisOutage:
         assert response.status_code == 200
         assert response.json()["access_token"]
 
-    async def test_registration_profile_and_password_change_do_not_need_redis(
-        self, outage_client: httpx.AsyncClient, register: Any, password: str
+    async def test_registration_does_not_need_redis(
+        self, outage_client: httpx.AsyncClient, password: str
     ) -> None:
         created = await outage_client.post(
             f"{API}/auth/register", json={"email": "offline@example.com", "password": password}
         )
         assert created.status_code == 201
+
+    async def test_tokens_are_refused_by_default_while_revocations_are_unknown(
+        self, outage_client: httpx.AsyncClient, register: Any
+    ) -> None:
+        account = await register()
+        response = await outage_client.get(f"{API}/auth/me", headers=account.headers)
+        assert_error(response, 503, "revocations_unavailable")
+
+    @pytest.mark.parametrize("outage_client", [True], indirect=True)
+    async def test_profile_and_password_change_work_when_set_to_fail_open(
+        self, outage_client: httpx.AsyncClient, register: Any
+    ) -> None:
         account = await register()
         me = await outage_client.put(
             f"{API}/auth/me", json={"full_name": "Still Here"}, headers=account.headers

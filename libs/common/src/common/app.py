@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -18,8 +19,10 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from prometheus_client import CollectorRegistry
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
-from common.audit import OutboxMixin, OutboxRelay, RelayMetrics
+from common.audit import OutboxMixin, OutboxRelay, RelayMetrics, stop_relay
 from common.db.session import Database
 from common.error_handlers import UnhandledErrorMiddleware, install_error_handlers
 from common.health import router as health_router
@@ -34,9 +37,11 @@ from common.middleware import (
 )
 from common.redis import KeySpace, create_redis
 from common.security.jwks import JwksSource, TokenVerifier, http_jwks_source
+from common.security.revocation import RevocationFeed, RevocationList
 from common.settings import ServiceSettings
 
-RELAY_STOP_TIMEOUT = 10.0
+logger = logging.getLogger(__name__)
+
 ServiceLifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 JwksSourceFactory = Callable[[FastAPI], JwksSource]
 
@@ -56,15 +61,27 @@ def _relay(app: FastAPI, settings: ServiceSettings, outbox: type[OutboxMixin]) -
     )
 
 
-async def _stop(relay: OutboxRelay, task: asyncio.Task[None]) -> None:
-    """Let the relay finish its batch; cancel it only if that takes unreasonably long."""
-    relay.stop()
+async def _start_revocation_feed(
+    settings: ServiceSettings,
+) -> tuple[RevocationList, asyncio.Task[None], Redis]:
+    """The revoked tokens this process refuses, read before it serves and followed after. A
+    Redis that is down at start-up is not fatal: the list stays stale (see
+    common.security.revocation) until the feed reaches it."""
+    revocations = RevocationList(
+        max_lag_seconds=settings.token_revocation_max_lag_seconds,
+        fail_open=settings.token_revocation_fail_open,
+    )
+    redis = create_redis(settings, single_connection=True)
+    feed = RevocationFeed(
+        redis,
+        KeySpace(settings.redis_key_prefix).key(settings.token_revocation_stream),
+        revocations,
+    )
     try:
-        await asyncio.wait_for(asyncio.shield(task), timeout=RELAY_STOP_TIMEOUT)
-    except TimeoutError:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await feed.catch_up()
+    except (RedisError, OSError) as exc:
+        logger.warning("token revocations could not be read at start-up: %r", exc)
+    return revocations, asyncio.create_task(feed.run(), name="revocation-feed"), redis
 
 
 def create_service_app(
@@ -94,6 +111,8 @@ def create_service_app(
         app.state.http = http
         app.state.health_checks = {"database": database.ping, "redis": redis.ping}
         source = jwks_source(app) if jwks_source else http_jwks_source(settings.jwks_url, http)
+        revocations, feed_task, feed_redis = await _start_revocation_feed(settings)
+        app.state.revocations = revocations
         app.state.token_verifier = TokenVerifier(
             source,
             issuer=settings.jwt_issuer,
@@ -102,6 +121,7 @@ def create_service_app(
             cache_seconds=settings.jwks_cache_seconds,
             min_refresh_interval=settings.jwks_min_refresh_interval,
             token_cache_size=settings.token_cache_size,
+            revocations=revocations,
         )
         relay_task = None
         if outbox is not None and settings.audit_relay_enabled:
@@ -115,7 +135,11 @@ def create_service_app(
                     yield
         finally:
             if relay_task is not None:
-                await _stop(app.state.audit_relay, relay_task)
+                await stop_relay(app.state.audit_relay, relay_task)
+            feed_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await feed_task
+            await feed_redis.aclose()
             await http.aclose()
             await redis.aclose()
             await database.dispose()

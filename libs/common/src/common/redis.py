@@ -11,13 +11,17 @@ from redis.asyncio import Redis
 from common.settings import ServiceSettings
 
 
-def create_redis(settings: ServiceSettings) -> Redis:
+def create_redis(settings: ServiceSettings, *, single_connection: bool = False) -> Redis:
+    """The service's client; `single_connection` gives a client of its own connection, for a
+    long blocking read that must not hold a slot of the shared pool."""
     return Redis.from_url(
         settings.redis_url,
         decode_responses=True,
         socket_connect_timeout=2.0,
-        socket_timeout=2.0,
+        # A blocking XREAD waits up to a second; the socket must wait longer than that.
+        socket_timeout=5.0 if single_connection else 2.0,
         health_check_interval=30,
+        single_connection_client=single_connection,
     )
 
 

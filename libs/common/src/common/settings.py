@@ -65,6 +65,12 @@ class ServiceSettings(BaseSettings):
     jwks_min_refresh_interval: float = Field(default=10.0, ge=0)
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
     token_cache_size: int = Field(default=10_000, ge=0)
+    # Revoked access tokens (common.security.revocation): the stream auth publishes them on,
+    # how long a verifier trusts what it knows while it cannot read the stream, and whether it
+    # then lets tokens through (true) or refuses them with 503 (false).
+    token_revocation_stream: str = "auth.revocations"  # noqa: S105 (a stream name)
+    token_revocation_max_lag_seconds: float = Field(default=10.0, ge=0, le=300)
+    token_revocation_fail_open: bool = False
 
     # The audit trail (docs/architecture.md): each producing service relays its outbox to the
     # stream; MAXLEN bounds the stream approximately (entries already consumed are the ones

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -134,9 +135,47 @@ class TestRelayOnce:
         # MAXLEN ~ trims whole macro nodes only: near the bound, never far above it.
         assert 100 <= await redis.xlen(stream) < 400
 
+    async def test_a_retention_trims_entries_older_than_it(
+        self, engine: AsyncEngine, redis: Redis, redis_prefix: str
+    ) -> None:
+        stream = f"{redis_prefix}revocations"
+        # Entries from an hour ago, then the relay's batch with a ten-minute retention.
+        old_ms = int((time.time() - 3600) * 1000)
+        for n in range(300):
+            await redis.xadd(stream, {"x": "old"}, id=f"{old_ms}-{n}")
+        await record(engine, 5)
+        relay = make_relay(
+            engine, redis, stream, retention_seconds=600, field="revocation", batch_size=5
+        )
+
+        await relay.relay_once()
+
+        entries = await redis.xrange(stream) or []
+        new = [fields for _, fields in entries if fields and "revocation" in fields]
+        # MINID ~ trims whole macro nodes: most of the old entries are gone, none of the new.
+        assert len(new) == 5
+        assert len(entries) < 300
+
 
 @pytest.mark.usefixtures("tables")
 class TestRun:
+    async def test_wake_publishes_without_waiting_for_the_idle_interval(
+        self, engine: AsyncEngine, redis: Redis, redis_prefix: str
+    ) -> None:
+        stream = f"{redis_prefix}audit.events"
+        relay = make_relay(engine, redis, stream, idle_interval=30)
+        task = asyncio.create_task(relay.run())
+        try:
+            await asyncio.sleep(0.2)  # the relay found nothing and is idle for 30 s
+            [event] = await record(engine, 1)
+            relay.wake()
+            arrived = await redis.xread({stream: "0-0"}, block=2000)  # waits for the entry
+            assert arrived
+            assert [e.id for e in await streamed(redis, stream)] == [event.id]
+        finally:
+            relay.stop()
+            await task
+
     async def test_two_relays_share_the_work_without_duplicates(
         self, engine: AsyncEngine, redis: Redis, redis_prefix: str
     ) -> None:

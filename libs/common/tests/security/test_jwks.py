@@ -189,6 +189,7 @@ class TestValidToken:
             exp=2_000_000_000,
             client_id="web",
             sid="session-9",
+            iat=1_700_000_000,
         )
 
         principal = await verifier.verify(token)
@@ -201,6 +202,7 @@ class TestValidToken:
             expires_at=2_000_000_000,
             client_id="web",
             session_id="session-9",
+            issued_at=1_700_000_000,
         )
 
     async def test_roles_and_permissions_may_be_absent(

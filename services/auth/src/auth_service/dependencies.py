@@ -37,6 +37,7 @@ async def get_session_service(request: Request, session: SessionDep) -> SessionS
         settings=state.settings,
         issuer=state.token_issuer,
         client_failures=state.client_failures,
+        revocations=state.access_revocations,
     )
 
 
@@ -60,6 +61,7 @@ async def get_account_service(request: Request, session: SessionDep) -> AccountS
         policy=state.password_policy,
         attempts=state.password_change_attempts,
         registrations=state.registrations,
+        revocations=state.access_revocations,
     )
 
 
@@ -72,15 +74,16 @@ async def get_password_reset_service(request: Request, session: SessionDep) -> P
         policy=state.password_policy,
         requests=state.reset_requests,
         send_mail=state.reset_mailer,
+        revocations=state.access_revocations,
     )
 
 
-async def get_user_admin_service(session: SessionDep) -> UserAdminService:
-    return UserAdminService(session)
+async def get_user_admin_service(request: Request, session: SessionDep) -> UserAdminService:
+    return UserAdminService(session, revocations=request.app.state.access_revocations)
 
 
-async def get_role_service(session: SessionDep) -> RoleService:
-    return RoleService(session)
+async def get_role_service(request: Request, session: SessionDep) -> RoleService:
+    return RoleService(session, revocations=request.app.state.access_revocations)
 
 
 async def get_key_service(request: Request) -> SigningKeyService:

@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 
-from auth_service.models import AuditOutbox
+from auth_service.models import AuditOutbox, RevocationOutbox
 from auth_service.routes import API_ROUTERS, ROOT_ROUTERS
 from auth_service.services.attempts import AddressLimit, LoginAttempts, ResetRequests
 from auth_service.services.notifications import QUEUE, CeleryResetMailer
 from auth_service.services.passwords import PasswordHasher, PasswordPolicy
+from auth_service.services.revocations import AccessRevocations
 from auth_service.services.seed import seed_rbac
 from auth_service.services.signing_keys import ActiveSigningKey, SigningKeyService
 from auth_service.services.throttle import Limit, Throttle, ThrottleMetrics
 from auth_service.services.tokens import AccessTokenIssuer
 from auth_service.settings import AuthSettings, get_settings
 from common.app import create_service_app
+from common.audit import OutboxRelay, stop_relay
 from common.celery_app import create_celery_app
 from common.redis import KeySpace
-from common.security import JwksSource
+from common.security import REVOCATION_FIELD, JwksSource
+from common.security.revocation import MAX_TOKEN_LIFETIME_SECONDS
 
 DESCRIPTION = """
 Accounts, roles and permissions. Issues RS256 access tokens (RFC 9068) that every service
@@ -52,7 +56,22 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
         state.password_policy = PasswordPolicy(min_length=settings.password_min_length)
         state.key_service = keys = SigningKeyService(settings)
         state.token_issuer = AccessTokenIssuer(
-            settings, ActiveSigningKey(settings, state.database.engine)
+            settings, ActiveSigningKey(settings, state.database.engine), state.revocations
+        )
+        revocation_relay = OutboxRelay(
+            engine=state.database.engine,
+            outbox=RevocationOutbox,
+            redis=state.redis,
+            stream=KeySpace(settings.redis_key_prefix).key(settings.token_revocation_stream),
+            maxlen=settings.audit_stream_maxlen,
+            retention_seconds=MAX_TOKEN_LIFETIME_SECONDS,
+            field=REVOCATION_FIELD,
+            batch_size=settings.audit_relay_batch_size,
+            idle_interval=settings.audit_relay_idle_interval,
+            max_backoff=settings.audit_relay_max_backoff,
+        )
+        state.access_revocations = AccessRevocations(
+            local=state.revocations, relay=revocation_relay
         )
         keyspace = KeySpace(settings.redis_key_prefix)
         registry = getattr(state, "metrics_registry", None)
@@ -100,9 +119,12 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
         async with state.database.sessionmaker() as session:
             await seed_rbac(session)
             await keys.ensure_active(session)
+        # Always on, whatever AUDIT_RELAY_ENABLED says: revocations are not optional.
+        relay_task = asyncio.create_task(revocation_relay.run(), name="revocation-relay")
         try:
             yield
         finally:
+            await stop_relay(revocation_relay, relay_task)
             producer.close()
             hasher.close()
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
 import jwt
+from fastapi import FastAPI
+from sqlalchemy import update
 
+from auth_service.models import User
 from common.testing import assert_error
 
 API = "/api/v1"
@@ -63,6 +67,20 @@ class TestReadMe:
         await client.patch(
             f"{API}/users/{account.id}", json={"is_active": False}, headers=admin.headers
         )
+        response = await client.get(f"{API}/auth/me", headers=account.headers)
+        assert_error(response, 401, "token_revoked")
+
+    async def test_an_account_deactivated_behind_auths_back_is_refused_at_once(
+        self, client: httpx.AsyncClient, register: Any, app: FastAPI
+    ) -> None:
+        """A change made straight in the database publishes no revocation; the profile read
+        still checks the account."""
+        account = await register()
+        async with app.state.database.sessionmaker() as session:
+            await session.execute(
+                update(User).where(User.id == uuid.UUID(account.id)).values(is_active=False)
+            )
+            await session.commit()
         response = await client.get(f"{API}/auth/me", headers=account.headers)
         assert_error(response, 401, "account_inactive")
 

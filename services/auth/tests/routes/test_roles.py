@@ -164,11 +164,11 @@ class TestUpdateRole:
             json={"permissions": ["activity:read"]},
             headers=demoted.headers,
         )
-        assert_error(response, 403, "permission_denied")
+        assert_error(response, 401, "token_revoked")
         deleted = await client.delete(
             f"{API}/roles/{created.json()['id']}", headers=demoted.headers
         )
-        assert_error(deleted, 403, "permission_denied")
+        assert_error(deleted, 401, "token_revoked")
 
     async def test_unknown_role_is_404(self, client: httpx.AsyncClient, admin: Any) -> None:
         response = await client.patch(

@@ -62,10 +62,11 @@ class TestRevocationRacingRefresh:
     ) -> None:
         account: Account = await register()
         for trial in range(TRIALS):
+            caller = await sign_in(live, account.email, account.password)
             other = await sign_in(live, account.email, account.password)
             refreshed, ended = await asyncio.gather(
                 refresh(live, other.refresh_token, after=offset(trial, step=0.0005)),
-                live.post(f"{API}/auth/logout-all", headers=account.headers),
+                live.post(f"{API}/auth/logout-all", headers=caller.headers),
             )
             assert ended.status_code == 204, ended.text
             assert refreshed.status_code in (200, 401), refreshed.text

@@ -12,7 +12,7 @@ from common.audit.event import (
     scrub,
 )
 from common.audit.outbox import AuditRecorder, OutboxMixin
-from common.audit.relay import OutboxRelay, RelayMetrics
+from common.audit.relay import OutboxRelay, RelayMetrics, stop_relay
 
 __all__ = [
     "ANONYMOUS",
@@ -28,4 +28,5 @@ __all__ = [
     "RelayMetrics",
     "Resource",
     "scrub",
+    "stop_relay",
 ]

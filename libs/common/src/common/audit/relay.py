@@ -64,7 +64,11 @@ class OutboxRelay:
         idle_interval: float = 0.1,
         max_backoff: float = 30.0,
         metrics: RelayMetrics | None = None,
+        field: str = EVENT_FIELD,
+        retention_seconds: float | None = None,
     ) -> None:
+        """`maxlen` bounds the stream by length; with `retention_seconds`, entries older than
+        that are trimmed instead (a stream whose entries stop mattering after a while)."""
         table: Any = outbox
         self.table = table.__table__
         self.engine = engine
@@ -75,17 +79,42 @@ class OutboxRelay:
         self.idle_interval = idle_interval
         self.max_backoff = max_backoff
         self.metrics = metrics
+        self.field = field
+        self.retention_seconds = retention_seconds
         self._metrics_at = 0.0
         self._stopping = asyncio.Event()
+        self._woken = asyncio.Event()
 
     def stop(self) -> None:
         """Ask `run` to return after the pass in progress (a batch is never cut in half:
         cancelling a query midway can leave its connection unusable)."""
         self._stopping.set()
 
+    def wake(self) -> None:
+        """Cut the idle pause short: rows were just committed (callable from any code running
+        on the relay's event loop, e.g. an after-commit hook)."""
+        self._woken.set()
+
     async def _pause(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        if self._woken.is_set():
+            self._woken.clear()
+            return
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        woken = asyncio.ensure_future(self._woken.wait())
+        try:
+            await asyncio.wait(
+                {stopping, woken}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            stopping.cancel()
+            woken.cancel()
+        self._woken.clear()
+
+    def _trim(self) -> dict[str, Any]:
+        if self.retention_seconds is None:
+            return {"maxlen": self.maxlen, "approximate": True}
+        oldest_ms = int((time.time() - self.retention_seconds) * 1000)
+        return {"minid": f"{max(oldest_ms, 0)}-0", "approximate": True}
 
     async def relay_once(self) -> int:
         """Publish one batch; returns how many events went out."""
@@ -101,14 +130,10 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
+            trim = self._trim()
             async with self.redis.pipeline(transaction=False) as pipe:
                 for row in rows:
-                    pipe.xadd(
-                        self.stream,
-                        {EVENT_FIELD: row.payload},
-                        maxlen=self.maxlen,
-                        approximate=True,
-                    )
+                    pipe.xadd(self.stream, {self.field: row.payload}, **trim)
                 await pipe.execute()
             await connection.execute(delete(self.table).where(columns.id.in_([r.id for r in rows])))
         if self.metrics is not None:
@@ -159,3 +184,17 @@ class OutboxRelay:
                 failures = 0
             if published < self.batch_size:
                 await self._pause(self.idle_interval)
+
+
+RELAY_STOP_TIMEOUT = 10.0
+
+
+async def stop_relay(relay: OutboxRelay, task: asyncio.Task[None]) -> None:
+    """Let the relay finish its batch; cancel it only if that takes unreasonably long."""
+    relay.stop()
+    try:
+        await asyncio.wait_for(asyncio.shield(task), timeout=RELAY_STOP_TIMEOUT)
+    except TimeoutError:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

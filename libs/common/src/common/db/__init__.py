@@ -3,6 +3,7 @@
 from common.db.base import Base, Timestamps, UUIDPrimaryKey, new_metadata, utcnow
 from common.db.compiled import CompiledQuery
 from common.db.crud import CRUDBase
+from common.db.hooks import on_commit
 from common.db.pagination import (
     Page,
     PageParams,
@@ -38,6 +39,7 @@ __all__ = [
     "get_engine",
     "get_session",
     "new_metadata",
+    "on_commit",
     "paginate",
     "utcnow",
 ]

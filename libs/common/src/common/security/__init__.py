@@ -16,15 +16,29 @@ from common.security.jwks import (
     parse_jwks,
 )
 from common.security.principal import SERVICE_SUBJECT_PREFIX, Principal
+from common.security.revocation import (
+    REVOCATION_FIELD,
+    Revocation,
+    RevocationFeed,
+    RevocationList,
+    RevocationsUnavailable,
+    TokenRevoked,
+)
 
 __all__ = [
     "ALGORITHM",
+    "REVOCATION_FIELD",
     "SERVICE_SUBJECT_PREFIX",
     "TOKEN_URL",
     "CurrentPrincipal",
     "JwksSource",
     "JwksUnavailable",
     "Principal",
+    "Revocation",
+    "RevocationFeed",
+    "RevocationList",
+    "RevocationsUnavailable",
+    "TokenRevoked",
     "TokenVerifier",
     "bearer_scheme",
     "get_principal",

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from common.errors import InvalidToken, ServiceUnavailable, TokenExpired
 from common.security.principal import Principal
+from common.security.revocation import RevocationList
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +94,7 @@ class TokenVerifier:
         cache_seconds: float = 300.0,
         min_refresh_interval: float = 10.0,
         token_cache_size: int = 10_000,
+        revocations: RevocationList | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._source = source
@@ -102,6 +104,7 @@ class TokenVerifier:
         self.cache_seconds = cache_seconds
         self.min_refresh_interval = min_refresh_interval
         self.token_cache_size = token_cache_size
+        self.revocations = revocations
         self._clock = clock
         self._keys: dict[str, RSAPublicKey] = {}
         self._fetched_at: float | None = None
@@ -110,11 +113,15 @@ class TokenVerifier:
         self._tokens: OrderedDict[str, Principal] = OrderedDict()
 
     async def verify(self, token: str) -> Principal:
+        """The token's principal; refused if it is invalid, expired or revoked (a cached token
+        is checked against the revocations every time, like a new one)."""
         now = self._clock()
         cached = self._tokens.get(token)
         if cached is not None:
             if cached.expires_at + self.leeway > now:
                 self._tokens.move_to_end(token)
+                if self.revocations is not None:
+                    self.revocations.check(cached)
                 return cached
             del self._tokens[token]
             raise TokenExpired
@@ -123,6 +130,8 @@ class TokenVerifier:
             self._tokens[token] = principal
             if len(self._tokens) > self.token_cache_size:
                 self._tokens.popitem(last=False)
+        if self.revocations is not None:
+            self.revocations.check(principal)
         return principal
 
     async def _verify_uncached(self, token: str) -> Principal:
@@ -152,7 +161,7 @@ class TokenVerifier:
             raise TokenExpired from exc
         except jwt.InvalidTokenError as exc:
             raise InvalidToken from exc
-        subject, jti, exp = claims["sub"], claims["jti"], claims["exp"]
+        subject, jti, exp, iat = claims["sub"], claims["jti"], claims["exp"], claims["iat"]
         client_id, session_id = claims.get("client_id"), claims.get("sid")
         if not (isinstance(subject, str) and subject and isinstance(jti, str)):
             raise InvalidToken("The access token's claims are malformed.")
@@ -166,6 +175,7 @@ class TokenVerifier:
             expires_at=int(exp),
             client_id=client_id,
             session_id=session_id,
+            issued_at=int(iat),
         )
 
     async def _key(self, kid: str) -> RSAPublicKey:

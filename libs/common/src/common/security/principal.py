@@ -17,6 +17,7 @@ class Principal:
     expires_at: int
     client_id: str | None = None
     session_id: str | None = None
+    issued_at: int = 0
 
     @property
     def is_service(self) -> bool:

@@ -131,13 +131,18 @@ class RefreshTokenCRUD(CRUDBase[RefreshToken, BaseModel, BaseModel]):
         *,
         at: datetime,
         keep_family: uuid.UUID | None = None,
-    ) -> None:
+    ) -> set[uuid.UUID]:
+        """Revoke the account's sessions (all, or all but `keep_family`); returns the families
+        that were live."""
         statement = update(RefreshToken).where(
             RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None)
         )
         if keep_family is not None:
             statement = statement.where(RefreshToken.family_id != keep_family)
-        await session.execute(statement.values(revoked_at=at))
+        result = await session.scalars(
+            statement.values(revoked_at=at).returning(RefreshToken.family_id)
+        )
+        return set(result)
 
 
 class PasswordResetTokenCRUD(CRUDBase[PasswordResetToken, BaseModel, BaseModel]):

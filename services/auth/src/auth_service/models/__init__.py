@@ -2,6 +2,7 @@
 
 from auth_service.models.audit import AuditOutbox
 from auth_service.models.base import SCHEMA, AuthBase
+from auth_service.models.revocation import RevocationOutbox
 from auth_service.models.role import Permission, Role, role_permission, user_role
 from auth_service.models.service_client import ServiceClient
 from auth_service.models.signing_key import KeyState, SigningKey
@@ -16,6 +17,7 @@ __all__ = [
     "PasswordResetToken",
     "Permission",
     "RefreshToken",
+    "RevocationOutbox",
     "Role",
     "ServiceClient",
     "SigningKey",

@@ -16,6 +16,7 @@ from auth_service.permissions import DEFAULT_ROLE
 from auth_service.schemas import MeUpdate, PasswordChangeRequest, RegisterRequest
 from auth_service.services.attempts import AddressLimit, LoginAttempts
 from auth_service.services.passwords import PasswordHasher, PasswordPolicy
+from auth_service.services.revocations import AccessRevocations
 from common.client import ClientInfo
 from common.db import utcnow
 from common.errors import RateLimited
@@ -39,12 +40,14 @@ class AccountService:
         policy: PasswordPolicy,
         attempts: LoginAttempts,
         registrations: AddressLimit,
+        revocations: AccessRevocations,
     ) -> None:
         self.session = session
         self.hasher = hasher
         self.policy = policy
         self.attempts = attempts
         self.registrations = registrations
+        self.revocations = revocations
 
     async def register(self, *, data: RegisterRequest, client: ClientInfo) -> User:
         refused = await self.registrations.reserve(client)
@@ -139,7 +142,10 @@ class AccountService:
         user.password_hash = new_hash
         user.password_changed_at = now = utcnow()
         keep = _parse_uuid(session_id)
-        await crud.refresh_tokens.revoke_for_user(self.session, user.id, at=now, keep_family=keep)
+        ended = await crud.refresh_tokens.revoke_for_user(
+            self.session, user.id, at=now, keep_family=keep
+        )
+        self.revocations.sessions(self.session, ended, at=now)
         # A reset link mailed before the change must not undo it.
         await crud.reset_tokens.use_all_for_user(self.session, user.id, at=now)
         recorder.record(

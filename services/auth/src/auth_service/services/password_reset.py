@@ -20,6 +20,7 @@ from auth_service.exceptions import InvalidResetToken
 from auth_service.models import PasswordResetToken, User
 from auth_service.services.attempts import ResetRequests
 from auth_service.services.passwords import PasswordHasher, PasswordPolicy
+from auth_service.services.revocations import AccessRevocations
 from auth_service.services.throttle import Refused
 from auth_service.services.tokens import hash_opaque_token, new_opaque_token
 from auth_service.settings import AuthSettings
@@ -43,6 +44,7 @@ class PasswordResetService:
         policy: PasswordPolicy,
         requests: ResetRequests,
         send_mail: ResetMailer,
+        revocations: AccessRevocations,
     ) -> None:
         self.session = session
         self.settings = settings
@@ -50,6 +52,7 @@ class PasswordResetService:
         self.policy = policy
         self.requests = requests
         self.send_mail = send_mail
+        self.revocations = revocations
 
     async def request(self, *, email: str, client: ClientInfo) -> None:
         allowed = await self.requests.reserve(email, client)
@@ -107,6 +110,7 @@ class PasswordResetService:
         user.password_changed_at = now
         await crud.reset_tokens.use_all_for_user(self.session, user.id, at=now)
         await crud.refresh_tokens.revoke_for_user(self.session, user.id, at=now)
+        self.revocations.account(self.session, user.id, at=now)
         recorder.record(
             self.session,
             action=Action.PASSWORD_RESET,

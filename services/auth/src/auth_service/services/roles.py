@@ -26,14 +26,16 @@ from auth_service.models import Permission, Role
 from auth_service.permissions import ROLES_READ, ROLES_WRITE, SUPER_ADMIN
 from auth_service.schemas import RoleCreate, RoleUpdate
 from auth_service.services.authorization import current_authority, ensure_holds
+from auth_service.services.revocations import AccessRevocations
 from common.client import ClientInfo
 from common.db import Page, PageParams, utcnow
 from common.security import Principal
 
 
 class RoleService:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, *, revocations: AccessRevocations) -> None:
         self.session = session
+        self.revocations = revocations
 
     async def page(self, *, principal: Principal, params: PageParams) -> Page[Role]:
         await current_authority(self.session, principal, ROLES_READ)
@@ -100,6 +102,9 @@ class RoleService:
             role.description = data.description
         role.updated_at = utcnow()
         after = {p.name for p in role.permissions}
+        if before - after:
+            # Tokens carrying this role claim what it no longer grants.
+            self.revocations.role(self.session, role.name, at=role.updated_at)
         recorder.record(
             self.session,
             action=Action.ROLE_UPDATED,

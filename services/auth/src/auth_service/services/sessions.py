@@ -26,6 +26,7 @@ from auth_service.exceptions import (
 from auth_service.models import RefreshToken, User
 from auth_service.schemas import TokenPair, TokenResponse
 from auth_service.services.attempts import AddressLimit
+from auth_service.services.revocations import AccessRevocations
 from auth_service.services.tokens import AccessTokenIssuer, hash_opaque_token, new_opaque_token
 from auth_service.settings import AuthSettings
 from common.audit import Actor, Resource
@@ -43,11 +44,13 @@ class SessionService:
         settings: AuthSettings,
         issuer: AccessTokenIssuer,
         client_failures: AddressLimit,
+        revocations: AccessRevocations,
     ) -> None:
         self.session = session
         self.settings = settings
         self.issuer = issuer
         self.client_failures = client_failures
+        self.revocations = revocations
 
     async def _rotate_in(
         self,
@@ -102,7 +105,10 @@ class SessionService:
             raise InvalidRefreshToken
         current, user = locked
         if current.rotated_at is not None or current.revoked_at is not None:
+            # A copy of the token exists: whoever holds the session's access token now may be
+            # the thief, so it dies too.
             await crud.refresh_tokens.revoke_family(self.session, current.family_id, at=now)
+            self.revocations.sessions(self.session, [current.family_id], at=now)
             recorder.record(
                 self.session,
                 action=Action.REFRESH_TOKEN_REUSED,
@@ -134,7 +140,9 @@ class SessionService:
         if locked is None:
             return
         current, _ = locked
-        await crud.refresh_tokens.revoke_family(self.session, current.family_id, at=utcnow())
+        now = utcnow()
+        await crud.refresh_tokens.revoke_family(self.session, current.family_id, at=now)
+        self.revocations.sessions(self.session, [current.family_id], at=now)
         recorder.record(
             self.session,
             action=Action.LOGOUT,
@@ -146,7 +154,9 @@ class SessionService:
 
     async def logout_all(self, *, user_id: uuid.UUID, client: ClientInfo) -> None:
         await crud.users.lock(self.session, user_id)
-        await crud.refresh_tokens.revoke_for_user(self.session, user_id, at=utcnow())
+        now = utcnow()
+        await crud.refresh_tokens.revoke_for_user(self.session, user_id, at=now)
+        self.revocations.account(self.session, user_id, at=now)
         recorder.record(
             self.session,
             action=Action.LOGOUT_ALL,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import time
@@ -13,7 +14,7 @@ import jwt
 
 from auth_service.services.signing_keys import ActiveSigningKey
 from auth_service.settings import AuthSettings
-from common.security import ALGORITHM
+from common.security import ALGORITHM, RevocationList
 
 
 def new_opaque_token() -> tuple[str, str]:
@@ -33,11 +34,29 @@ class AccessToken:
 
 
 class AccessTokenIssuer:
-    def __init__(self, settings: AuthSettings, key: ActiveSigningKey) -> None:
+    def __init__(
+        self,
+        settings: AuthSettings,
+        key: ActiveSigningKey,
+        revocations: RevocationList | None = None,
+    ) -> None:
         self.issuer = settings.jwt_issuer
         self.audience = settings.jwt_audience
         self.ttl = settings.access_token_ttl_seconds
         self.key = key
+        self.revocations = revocations
+
+    async def _issued_at(self, subject: str, roles: set[str]) -> int:
+        """Now, in whole seconds, but never before a revocation that concerns the token: one
+        made in this same second refuses every matching token of the second, so a token issued
+        right after it waits for the next second (at most one, and only then)."""
+        now = time.time()
+        if self.revocations is not None:
+            earliest = self.revocations.not_before(subject, roles)
+            if earliest > now:
+                await asyncio.sleep(earliest - now)
+                now = max(time.time(), earliest)
+        return int(now)
 
     async def issue(
         self,
@@ -48,8 +67,9 @@ class AccessTokenIssuer:
         client_id: str,
         session_id: uuid.UUID | None = None,
     ) -> AccessToken:
+        roles = set(roles)
         kid, private_key = await self.key.get()
-        now = int(time.time())
+        now = await self._issued_at(subject, roles)
         claims: dict[str, object] = {
             "iss": self.issuer,
             "aud": self.audience,

@@ -23,14 +23,16 @@ from auth_service.services.authorization import (
     ensure_can_handle_roles,
     ensure_not_self,
 )
+from auth_service.services.revocations import AccessRevocations
 from common.client import ClientInfo
 from common.db import Page, PageParams, utcnow
 from common.security import Principal
 
 
 class UserAdminService:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, *, revocations: AccessRevocations) -> None:
         self.session = session
+        self.revocations = revocations
 
     async def search(
         self,
@@ -88,9 +90,10 @@ class UserAdminService:
         if changes.get("is_active") is False and user.is_active:
             if _is_super_admin(user) and not await self._other_super_admins(user.id):
                 raise LastSuperAdmin
-            # A deactivated account keeps no session: its refresh tokens die now, its access
-            # tokens at their expiry (and `GET /auth/me` refuses them at once).
-            await crud.refresh_tokens.revoke_for_user(self.session, user.id, at=utcnow())
+            # A deactivated account keeps no session and no valid access token.
+            now = utcnow()
+            await crud.refresh_tokens.revoke_for_user(self.session, user.id, at=now)
+            self.revocations.account(self.session, user.id, at=now)
             action = Action.USER_DEACTIVATED
         elif changes.get("is_active") is True and not user.is_active:
             action = Action.USER_REACTIVATED
@@ -135,6 +138,10 @@ class UserAdminService:
             raise LastSuperAdmin
         user.roles = sorted(wanted, key=lambda r: r.name)
         user.updated_at = utcnow()
+        if current.keys() - target.keys():
+            # The access tokens the account holds claim the rights it just lost; its sessions
+            # stay, and their next refresh carries the new roles.
+            self.revocations.account(self.session, user.id, at=user.updated_at)
         recorder.record(
             self.session,
             action=Action.USER_ROLES_CHANGED,

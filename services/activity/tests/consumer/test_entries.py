@@ -25,6 +25,10 @@ class TestParseEntry:
             ({b"event": b"\xff\xfe"}, "not valid JSON"),
             ({b"event": b'{"v": 1}'}, "not a valid audit event: service: Field required"),
             ({b"event": b"[]"}, "not a valid audit event"),
+            (
+                {b"event": b'{"occurred_at": "0001-01-01T00:00:00+01:00"}'},
+                "not a valid audit event: occurred_at: Value error, the time is out of range",
+            ),
         ],
     )
     def test_says_why_an_entry_is_not_an_event(
@@ -41,6 +45,15 @@ class TestParseEntry:
             parse_entry({b"event": json.dumps(document).encode()})
         assert "outcome" in caught.value.reason
         assert "hunter2" not in caught.value.reason
+
+    def test_a_number_json_cannot_carry_is_invalid(self, make_event: MakeEvent) -> None:
+        document = make_event().to_json().replace('"metadata":{"n":1}', '"metadata":{"n":NaN}')
+        with pytest.raises(InvalidEntry) as caught:
+            parse_entry({b"event": document.encode()})
+        assert caught.value.reason == (
+            "not a valid audit event: metadata: "
+            "Value error, metadata holds a number JSON cannot carry (NaN or infinity)"
+        )
 
     def test_an_unstorable_event_is_invalid(self, make_event: MakeEvent) -> None:
         event = make_event(request_id="a\x00b")

@@ -265,8 +265,83 @@ class TestPoisonEntries:
             await asyncio.wait_for(task, 5)
         (letter,) = await trail.dead_letters()
         assert (letter[b"original_id"], letter[b"deliveries"]) == (ids[1], b"3")
+        assert letter[b"reason"] == (
+            b"not a valid audit event: occurred_at: "
+            b"Value error, the time is out of range once converted to UTC"
+        )
         assert await trail.stored() == [before.id, after.id]
         assert await trail.pending() == {}
+        assert metric(consumer, "errors") == 0
+
+    async def test_values_that_cannot_be_stored_are_dead_lettered_with_the_reason(
+        self, consumer: AuditConsumer, trail: Trail, make_event: MakeEvent
+    ) -> None:
+        """Each poisoned entry between two good ones: the good ones are stored at once, each
+        poisoned one is dead-lettered after its deliveries with a reason that names the field."""
+        nested: Any = "deep"
+        for _ in range(40):
+            nested = [nested]
+        poisons: list[tuple[dict[bytes, bytes], bytes]] = [
+            (
+                poisoned(make_event(), occurred_at="9999-12-31T23:30:00-01:00"),
+                b"not a valid audit event: occurred_at: Value error, the time is out of range",
+            ),
+            (
+                poisoned(make_event(), occurred_at="10000-01-01T00:00:00Z"),
+                b"not a valid audit event: occurred_at: Input should be a valid datetime",
+            ),
+            (
+                poisoned(make_event(), occurred_at=1e300),
+                b"not a valid audit event: occurred_at: Input should be a valid datetime",
+            ),
+            (
+                poisoned(make_event(), metadata={"ratio": float("nan")}),
+                b"not a valid audit event: metadata: Value error, metadata holds a number",
+            ),
+            (
+                poisoned(make_event(), metadata={"big": float("inf")}),
+                b"not a valid audit event: metadata: Value error, metadata holds a number",
+            ),
+            (
+                poisoned(make_event(), metadata={"deep": nested}),
+                b"not a valid audit event: metadata: Value error, metadata is nested deeper",
+            ),
+            (
+                poisoned(make_event(), metadata={"note": "a\x00b"}),
+                b"metadata contains a NUL character",
+            ),
+            (
+                poisoned(make_event(), metadata={"a\x00b": 1}),
+                b"metadata key contains a NUL character",
+            ),
+            (
+                poisoned(make_event(), actor={"type": "user", "id": "u\x00"}),
+                b"actor.id contains a NUL character",
+            ),
+            (
+                poisoned(make_event(), v=2),
+                b"not a valid audit event: v: Input should be 1",
+            ),
+        ]
+        good = [make_event() for _ in range(len(poisons) + 1)]
+        items: list[AuditEvent | dict[bytes, bytes]] = [good[0]]
+        for (fields, _), event in zip(poisons, good[1:], strict=True):
+            items += [fields, event]
+        ids = await trail.publish(*items)
+
+        await consumer.step()
+        assert await trail.stored() == [e.id for e in good]
+        for _ in range(2):
+            await asyncio.sleep(CLAIM_IDLE)
+            await consumer.step()
+
+        letters = await trail.dead_letters()
+        assert [letter[b"original_id"] for letter in letters] == ids[1::2]
+        for letter, (fields, reason) in zip(letters, poisons, strict=True):
+            assert letter[b"event"] == fields[b"event"]
+            assert letter[b"reason"].startswith(reason), letter[b"reason"]
+        assert await trail.pending() == {}
+        assert (await trail.verify()).checked == len(good)
         assert metric(consumer, "errors") == 0
 
     @pytest.mark.parametrize(

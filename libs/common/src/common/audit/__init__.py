@@ -3,6 +3,7 @@
 from common.audit.event import (
     ANONYMOUS,
     EVENT_FIELD,
+    MAX_METADATA_DEPTH,
     SCHEMA_VERSION,
     SYSTEM,
     Actor,
@@ -17,6 +18,7 @@ from common.audit.relay import OutboxRelay, RelayMetrics
 __all__ = [
     "ANONYMOUS",
     "EVENT_FIELD",
+    "MAX_METADATA_DEPTH",
     "SCHEMA_VERSION",
     "SYSTEM",
     "Actor",

@@ -10,6 +10,7 @@ from common.db.pagination import (
     PageResponse,
     decode_cursor,
     encode_cursor,
+    list_id,
     paginate,
 )
 from common.db.session import (
@@ -37,6 +38,7 @@ __all__ = [
     "encode_cursor",
     "get_engine",
     "get_session",
+    "list_id",
     "new_metadata",
     "paginate",
     "utcnow",

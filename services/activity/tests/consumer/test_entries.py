@@ -7,6 +7,7 @@ import json
 import pytest
 
 from activity_service.consumer.entries import InvalidEntry, dead_letter_fields, parse_entry
+from common.audit import MAX_EVENT_BYTES, MAX_METADATA_BYTES, Actor
 
 from ..conftest import MakeEvent
 
@@ -37,6 +38,23 @@ class TestParseEntry:
         with pytest.raises(InvalidEntry) as caught:
             parse_entry(fields)
         assert caught.value.reason.startswith(reason)
+
+    def test_an_oversized_document_is_refused_before_it_is_parsed(
+        self, make_event: MakeEvent
+    ) -> None:
+        """The largest valid event is far smaller (metadata is bounded); a bigger entry is not
+        worth the memory its parsing takes."""
+        padding = b" " * MAX_EVENT_BYTES
+        with pytest.raises(InvalidEntry) as caught:
+            parse_entry({b"event": make_event().to_json().encode() + padding})
+        assert caught.value.reason == f"the event is larger than {MAX_EVENT_BYTES} bytes"
+
+    def test_the_largest_metadata_fits(self, make_event: MakeEvent) -> None:
+        # A control character is written `\u0001` both when metadata is measured and in the
+        # entry: 6 bytes each, the most a character takes in both.
+        metadata = {"blob": "\x01" * (MAX_METADATA_BYTES // 6 - 4)}
+        event = make_event(metadata=metadata, actor=Actor(type="user", user_agent="x" * 512))
+        assert parse_entry({b"event": event.to_json().encode()}).event_id == event.id
 
     def test_never_echoes_the_input(self, make_event: MakeEvent) -> None:
         document = json.loads(make_event().to_json())

@@ -17,7 +17,7 @@ from activity_service.consumer import AuditConsumer, ConsumerMetrics, create_con
 from activity_service.consumer.worker import MAX_RETRIES_FROM_MEMORY
 from activity_service.services.recorder import is_outage
 from activity_service.settings import ActivitySettings
-from common.audit import AuditEvent
+from common.audit import MAX_EVENT_BYTES, AuditEvent
 from common.db import Database
 from common.testing import free_port
 
@@ -321,6 +321,10 @@ class TestPoisonEntries:
             (
                 poisoned(make_event(), v=2),
                 b"not a valid audit event: v: Input should be 1",
+            ),
+            (
+                poisoned(make_event(), metadata={"blob": "x" * MAX_EVENT_BYTES}),
+                b"the event is larger than",
             ),
         ]
         good = [make_event() for _ in range(len(poisons) + 1)]

@@ -3,6 +3,8 @@
 from common.audit.event import (
     ANONYMOUS,
     EVENT_FIELD,
+    MAX_EVENT_BYTES,
+    MAX_METADATA_BYTES,
     MAX_METADATA_DEPTH,
     SCHEMA_VERSION,
     SYSTEM,
@@ -18,6 +20,8 @@ from common.audit.relay import OutboxRelay, RelayMetrics
 __all__ = [
     "ANONYMOUS",
     "EVENT_FIELD",
+    "MAX_EVENT_BYTES",
+    "MAX_METADATA_BYTES",
     "MAX_METADATA_DEPTH",
     "SCHEMA_VERSION",
     "SYSTEM",

@@ -28,6 +28,9 @@ from common.schemas import UtcDateTime
 SCHEMA_VERSION: Literal[1] = 1
 EVENT_FIELD = "event"
 MAX_METADATA_BYTES = 16 * 1024
+# The JSON document of a whole event: the largest valid one is metadata plus about 2 KiB. A
+# consumer refuses bigger stream entries without parsing them.
+MAX_EVENT_BYTES = 64 * 1024
 # Levels of objects and arrays in `metadata`, itself the first: far more than an audit record
 # needs, far less than what makes recursive code (ours, the JSON parsers') fail.
 MAX_METADATA_DEPTH = 32

@@ -8,7 +8,7 @@ from typing import Final
 from pydantic import ValidationError
 
 from activity_service.services.intake import NewEvent, UnstorableEvent
-from common.audit import EVENT_FIELD, AuditEvent
+from common.audit import EVENT_FIELD, MAX_EVENT_BYTES, AuditEvent
 
 Fields = dict[bytes, bytes]
 Entry = tuple[bytes, Fields]
@@ -32,6 +32,8 @@ def parse_entry(fields: Fields) -> NewEvent:
     document = fields.get(EVENT_KEY)
     if document is None:
         raise InvalidEntry(f"the entry has no {EVENT_FIELD!r} field")
+    if len(document) > MAX_EVENT_BYTES:
+        raise InvalidEntry(f"the event is larger than {MAX_EVENT_BYTES} bytes")
     try:
         event = AuditEvent.from_json(document)
     except ValidationError as exc:

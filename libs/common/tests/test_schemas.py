@@ -5,13 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from common.schemas import ErrorResponse, RequestModel, ResponseModel, error_responses
+from common.schemas import (
+    ErrorResponse,
+    RequestModel,
+    ResponseModel,
+    UtcDateTime,
+    error_responses,
+)
 
 AppFactory = Callable[..., FastAPI]
 ClientOpener = Callable[[FastAPI], AbstractAsyncContextManager[httpx.AsyncClient]]
@@ -31,6 +38,24 @@ class User:
     id: int
     email: str
     password_hash: str
+
+
+class TestUtcDateTime:
+    adapter = TypeAdapter(UtcDateTime)
+
+    def test_gives_the_time_back_in_utc(self) -> None:
+        assert self.adapter.validate_python("2026-03-01T14:00:00+02:00") == datetime(
+            2026, 3, 1, 12, tzinfo=UTC
+        )
+
+    @pytest.mark.parametrize("value", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:00:00-01:00"])
+    def test_a_time_with_no_utc_value_is_a_validation_error(self, value: str) -> None:
+        with pytest.raises(ValidationError, match="out of range once converted to UTC"):
+            self.adapter.validate_python(value)
+
+    def test_a_time_without_a_zone_is_refused(self) -> None:
+        with pytest.raises(ValidationError, match="timezone"):
+            self.adapter.validate_python("2026-03-01T12:00:00")
 
 
 class TestRequestModel:

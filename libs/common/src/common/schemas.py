@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict
+
+
+def to_utc(value: datetime) -> datetime:
+    """`value` (timezone-aware) in UTC. Near the ends of the calendar a time can have no UTC
+    value (midnight of 1 January of year 1 at UTC+1 is still in year 0): that is a ValueError,
+    which pydantic reports as a validation error, instead of the OverflowError that
+    `astimezone` raises and that would escape validation."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("the time is out of range once converted to UTC") from exc
+
+
+# An ISO 8601 time with a time zone, given back in UTC; one that has no UTC value is refused.
+UtcDateTime = Annotated[AwareDatetime, AfterValidator(to_utc)]
 
 
 class RequestModel(BaseModel):

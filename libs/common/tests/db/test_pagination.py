@@ -3,7 +3,7 @@ opaque cursors that are refused with a 422 when they do not decode."""
 
 from __future__ import annotations
 
-import base64
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
-from sqlalchemy import MetaData, select
+from sqlalchemy import MetaData, String, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import Mapped, mapped_column
 
 from common.db import (
     Base,
@@ -32,7 +32,7 @@ from common.db import (
 )
 from common.errors import InvalidCursor
 from common.schemas import ResponseModel
-from common.testing import assert_error
+from common.testing import assert_error, cursor_of, reforged
 
 AppFactory = Callable[..., FastAPI]
 ClientOpener = Callable[[FastAPI], AbstractAsyncContextManager[httpx.AsyncClient]]
@@ -50,6 +50,7 @@ class Entry(UUIDPrimaryKey, Timestamps, PaginationBase):
     __tablename__ = "entry"
 
     position: Mapped[int]
+    label: Mapped[str] = mapped_column(String(8), default="")
 
 
 class EntryOut(ResponseModel):
@@ -106,51 +107,150 @@ async def walk(
         cursor = page.next_cursor
 
 
-def cursor_of(raw_json: bytes) -> str:
-    return base64.urlsafe_b64encode(raw_json).decode().rstrip("=")
+LIST = "list-of-tests"
+TIME = "2025-01-01T00:00:00+00:00"
+ID = "0b7e3e8a-5f1c-4c1e-9a51-2d3c4b5a6978"
+
+
+def forged(after: bytes, *, list_id: bytes = LIST.encode()) -> str:
+    """A cursor of the right list whose sort key is the JSON `after`, verbatim."""
+    return cursor_of(b'{"list":"' + list_id + b'","after":' + after + b"}")
+
+
+def document(value: Any) -> str:
+    """A cursor wrapping the JSON of `value`."""
+    return cursor_of(json.dumps(value).encode())
+
+
+def refused(cursor: str, columns: Sequence[Any], *, list_id: str = LIST) -> InvalidCursor:
+    with pytest.raises(InvalidCursor) as caught:
+        decode_cursor(cursor, columns, list_id=list_id)
+    return caught.value
 
 
 class TestCursorCodec:
     def test_a_cursor_round_trips_timestamps_and_uuids(self) -> None:
         values = [START + timedelta(microseconds=123), uuid.uuid4()]
 
-        assert decode_cursor(encode_cursor(values), ORDER) == values
+        assert decode_cursor(encode_cursor(values, list_id=LIST), ORDER, list_id=LIST) == values
 
-    def test_a_cursor_round_trips_integers(self) -> None:
-        assert decode_cursor(encode_cursor([17]), [Entry.position]) == [17]
+    def test_a_cursor_round_trips_integers_and_text(self) -> None:
+        values = [17, "ünï"]
+        columns = [Entry.position, Entry.label]
+
+        assert decode_cursor(encode_cursor(values, list_id=LIST), columns, list_id=LIST) == values
 
     def test_a_cursor_is_url_safe_text(self) -> None:
-        cursor = encode_cursor([START, uuid.UUID(int=2**128 - 1)])
+        cursor = encode_cursor([START, uuid.UUID(int=2**128 - 1)], list_id=LIST)
 
         assert set(cursor) <= set(
             "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
         )
 
+    def test_a_cursor_of_another_list_is_refused(self) -> None:
+        cursor = encode_cursor([START, uuid.uuid4()], list_id="another-list")
+
+        error = refused(cursor, ORDER)
+
+        assert (error.status_code, error.code) == (422, "invalid_cursor")
+
     @pytest.mark.parametrize(
         "cursor",
         [
-            "%%%",
-            "é",
-            cursor_of(b"not json"),
-            cursor_of(b"\xff\xfe"),
-            cursor_of(b'{"created_at": "2025-01-01T00:00:00+00:00"}'),
-            cursor_of(b'["2025-01-01T00:00:00+00:00"]'),
-            cursor_of(b'["2025-01-01T00:00:00+00:00", "' + str(uuid.uuid4()).encode() + b'", 1]'),
-            cursor_of(b'["2025-01-01T00:00:00", "' + str(uuid.uuid4()).encode() + b'"]'),
-            cursor_of(b'["yesterday", "' + str(uuid.uuid4()).encode() + b'"]'),
-            cursor_of(b'[12, "' + str(uuid.uuid4()).encode() + b'"]'),
-            cursor_of(b'["2025-01-01T00:00:00+00:00", "not-a-uuid"]'),
+            pytest.param("%%%", id="not base64"),
+            pytest.param("é", id="not ascii"),
+            pytest.param("' OR 1=1 --", id="sql"),
+            pytest.param("", id="empty"),
+            pytest.param("A", id="truncated base64"),
+            pytest.param(cursor_of(b"[true]") + "==", id="padding"),
+            pytest.param(cursor_of(b"not json"), id="not json"),
+            pytest.param(cursor_of(b"\xff\xfe"), id="not utf-8"),
+            pytest.param(cursor_of(b"[true]"), id="a list"),
+            pytest.param(cursor_of(b'"x"'), id="a string"),
+            pytest.param(cursor_of(b"1"), id="a number"),
+            pytest.param(cursor_of(b"NaN"), id="nan"),
+            pytest.param(cursor_of(b"null"), id="null"),
+            pytest.param(cursor_of(b"{}"), id="an empty object"),
+            pytest.param(cursor_of(b"[" * 5000 + b"]" * 5000), id="deep nesting"),
+            pytest.param(document({"list": LIST}), id="no key"),
+            pytest.param(document({"after": [TIME, ID]}), id="no list"),
+            pytest.param(document({"list": LIST, "after": [TIME, ID], "x": 1}), id="extra member"),
+            pytest.param(document({"list": "other", "after": [TIME, ID]}), id="other list"),
+            pytest.param(document({"list": 1, "after": [TIME, ID]}), id="list not text"),
+            pytest.param(document({"list": LIST, "after": TIME}), id="key not a list"),
+            pytest.param(document({"list": LIST, "after": []}), id="empty key"),
+            pytest.param(document({"list": LIST, "after": [TIME]}), id="short key"),
+            pytest.param(document({"list": LIST, "after": [TIME, ID, 1]}), id="long key"),
+            pytest.param(document({"list": LIST, "after": [TIME, ID]}) + "A", id="one more char"),
         ],
     )
-    def test_a_cursor_that_does_not_decode_is_refused(self, cursor: str) -> None:
-        with pytest.raises(InvalidCursor) as caught:
-            decode_cursor(cursor, ORDER)
+    def test_a_cursor_that_is_not_one_of_ours_is_refused(self, cursor: str) -> None:
+        error = refused(cursor, ORDER)
 
-        assert (caught.value.status_code, caught.value.code) == (422, "invalid_cursor")
+        assert (error.status_code, error.code) == (422, "invalid_cursor")
 
-    def test_a_value_of_the_wrong_type_is_refused(self) -> None:
-        with pytest.raises(InvalidCursor):
-            decode_cursor(cursor_of(b'["5"]'), [Entry.position])
+    @pytest.mark.parametrize(
+        "after",
+        [
+            pytest.param([12, ID], id="number for a time"),
+            pytest.param([True, ID], id="boolean for a time"),
+            pytest.param([None, ID], id="null for a time"),
+            pytest.param([[TIME], ID], id="list for a time"),
+            pytest.param([{"a": 1}, ID], id="object for a time"),
+            pytest.param(["yesterday", ID], id="not a time"),
+            pytest.param(["2025-01-01T00:00:00", ID], id="time without zone"),
+            pytest.param(["2025-01-01", ID], id="a date"),
+            pytest.param(["2025-13-01T00:00:00+00:00", ID], id="month 13"),
+            pytest.param(["0001-01-01T00:00:00+01:00", ID], id="no UTC value"),
+            pytest.param(["10000-01-01T00:00:00+00:00", ID], id="year 10000"),
+            pytest.param([TIME, "not-a-uuid"], id="not a uuid"),
+            pytest.param([TIME, 12], id="number for a uuid"),
+            pytest.param([TIME, True], id="boolean for a uuid"),
+            pytest.param([TIME, ID.upper()], id="uuid in upper case"),
+            pytest.param([TIME, "{" + ID + "}"], id="uuid in braces"),
+            pytest.param([TIME, uuid.UUID(ID).hex], id="uuid without hyphens"),
+        ],
+    )
+    def test_a_key_part_of_the_wrong_type_is_refused(self, after: list[Any]) -> None:
+        refused(forged(json.dumps(after).encode()), ORDER)
+
+    @pytest.mark.parametrize(
+        "after",
+        [
+            pytest.param(b"[true]", id="true"),
+            pytest.param(b"[false]", id="false"),
+            pytest.param(b"[1.5]", id="a fraction"),
+            pytest.param(b"[1.0]", id="a float"),
+            pytest.param(b'["5"]', id="text"),
+            pytest.param(b"[null]", id="null"),
+            pytest.param(b"[2147483648]", id="beyond the column's range"),
+            pytest.param(b"[-2147483649]", id="below the column's range"),
+            pytest.param(b"[1e400]", id="infinite"),
+            pytest.param(b"[NaN]", id="nan"),
+            pytest.param(b"[-Infinity]", id="minus infinity"),
+            pytest.param(b"[" + b"9" * 5000 + b"]", id="5000 digits"),
+        ],
+    )
+    def test_an_integer_key_must_be_an_integer_the_column_holds(self, after: bytes) -> None:
+        refused(forged(after), [Entry.position])
+
+    @pytest.mark.parametrize("value", [2**31 - 1, -(2**31), 0])
+    def test_integers_at_the_ends_of_the_column_s_range_are_keys(self, value: int) -> None:
+        assert decode_cursor(forged(b"[%d]" % value), [Entry.position], list_id=LIST) == [value]
+
+    @pytest.mark.parametrize(
+        "after",
+        [
+            pytest.param(b"[1]", id="a number"),
+            pytest.param(b"[null]", id="null"),
+            pytest.param(b"[true]", id="a boolean"),
+            pytest.param(b'["a\\u0000b"]', id="a NUL character"),
+            pytest.param(b'["\\ud800"]', id="a lone surrogate"),
+            pytest.param(b'["123456789"]', id="longer than the column"),
+        ],
+    )
+    def test_a_text_key_must_be_text_the_column_holds(self, after: bytes) -> None:
+        refused(forged(after), [Entry.label])
 
 
 class TestPaginate:
@@ -236,6 +336,76 @@ class TestPaginate:
 
         assert pages == [[9, 6, 3, 0]]
 
+    async def test_the_page_size_may_change_from_page_to_page(self, session: AsyncSession) -> None:
+        await add_entries(session, range(10))
+        first = await paginate(session, select(Entry), order_by=ORDER, params=PageParams(limit=2))
+
+        second = await paginate(
+            session,
+            select(Entry),
+            order_by=ORDER,
+            params=PageParams(limit=5, cursor=first.next_cursor),
+        )
+
+        assert [e.position for e in second.items] == [7, 6, 5, 4, 3]
+
+
+class TestCursorOfAnotherList:
+    """A cursor is the position in one list: the same query (filter values included), sort
+    columns and direction. Anywhere else it is refused rather than read as a position."""
+
+    @pytest.fixture
+    async def cursor(self, session: AsyncSession) -> str:
+        await add_entries(session, range(10))
+        statement = select(Entry).where(Entry.position > 1)
+        page = await paginate(session, statement, order_by=ORDER, params=PageParams(limit=2))
+        assert page.next_cursor is not None
+        return page.next_cursor
+
+    @pytest.mark.parametrize(
+        ("statement", "order_by", "descending"),
+        [
+            pytest.param(select(Entry), ORDER, True, id="without the filter"),
+            pytest.param(select(Entry).where(Entry.position > 2), ORDER, True, id="other value"),
+            pytest.param(select(Entry).where(Entry.position < 1), ORDER, True, id="other filter"),
+            pytest.param(
+                select(Entry).where(Entry.position > 1), ORDER, False, id="other direction"
+            ),
+            pytest.param(
+                select(Entry).where(Entry.position > 1),
+                [Entry.updated_at, Entry.id],
+                True,
+                id="other sort columns of the same types",
+            ),
+        ],
+    )
+    async def test_is_refused(
+        self,
+        session: AsyncSession,
+        cursor: str,
+        statement: Any,
+        order_by: list[Any],
+        descending: bool,
+    ) -> None:
+        with pytest.raises(InvalidCursor):
+            await paginate(
+                session,
+                statement,
+                order_by=order_by,
+                params=PageParams(cursor=cursor),
+                descending=descending,
+            )
+
+    async def test_the_same_list_takes_it(self, session: AsyncSession, cursor: str) -> None:
+        page = await paginate(
+            session,
+            select(Entry).where(Entry.position > 1),
+            order_by=ORDER,
+            params=PageParams(limit=3, cursor=cursor),
+        )
+
+        assert [e.position for e in page.items] == [7, 6, 5]
+
 
 router = APIRouter()
 
@@ -243,6 +413,13 @@ router = APIRouter()
 @router.get("/entries")
 async def list_entries(session: SessionDep, params: PageParamsDep) -> PageResponse[EntryOut]:
     page = await paginate(session, select(Entry), order_by=ORDER, params=params)
+    return PageResponse[EntryOut].from_page(page)
+
+
+@router.get("/entries/even")
+async def list_even_entries(session: SessionDep, params: PageParamsDep) -> PageResponse[EntryOut]:
+    statement = select(Entry).where(Entry.position % 2 == 0)
+    page = await paginate(session, statement, order_by=ORDER, params=params)
     return PageResponse[EntryOut].from_page(page)
 
 
@@ -310,3 +487,34 @@ class TestOverHttp:
 
         error = assert_error(response, 422, "invalid_cursor")
         assert error["message"] == "The cursor is not valid for this list."
+
+    @pytest.mark.parametrize(
+        "after",
+        [
+            [True],
+            [True, True],
+            ["2025-01-01T00:00:00+00:00", "robert'); DROP TABLE entry;--"],
+            ["0001-01-01T00:00:00+01:00", ID],
+            [2**70, ID],
+        ],
+    )
+    async def test_a_real_cursor_with_a_forged_key_is_422_invalid_cursor(
+        self, client: httpx.AsyncClient, after: list[Any]
+    ) -> None:
+        first = await client.get("/api/v1/entries", params={"limit": 1})
+
+        forged = reforged(first.json()["next_cursor"], after=after)
+        response = await client.get("/api/v1/entries", params={"cursor": forged})
+
+        assert_error(response, 422, "invalid_cursor")
+
+    async def test_a_cursor_of_another_list_is_422_invalid_cursor(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        first = await client.get("/api/v1/entries", params={"limit": 1})
+
+        response = await client.get(
+            "/api/v1/entries/even", params={"cursor": first.json()["next_cursor"]}
+        )
+
+        assert_error(response, 422, "invalid_cursor")

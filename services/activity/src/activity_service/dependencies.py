@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
-from pydantic import AwareDatetime
 
 from activity_service.schemas import (
     ACTION_PATTERN,
@@ -18,6 +17,7 @@ from activity_service.services.activity import ActivityService
 from activity_service.services.verification import ChainVerifier
 from activity_service.settings import ActivitySettings
 from common.db import EngineDep, SessionDep
+from common.schemas import UtcDateTime
 
 
 async def get_settings_from_app(request: Request) -> ActivitySettings:
@@ -37,12 +37,14 @@ async def get_own_filters(
         str | None, Query(max_length=64, pattern=NAME_PATTERN, description="e.g. `user`")
     ] = None,
     resource_id: Annotated[str | None, Query(max_length=200, pattern=IDENTIFIER_PATTERN)] = None,
+    # In UTC here, so that a time with no UTC value (year 1 at +01:00) is a 422 naming the
+    # parameter, not an error of the database driver (or, in an export, a broken download).
     since: Annotated[
-        AwareDatetime | None,
+        UtcDateTime | None,
         Query(description="Occurred at or after (ISO 8601 with a time zone)."),
     ] = None,
     until: Annotated[
-        AwareDatetime | None, Query(description="Occurred before (ISO 8601 with a time zone).")
+        UtcDateTime | None, Query(description="Occurred before (ISO 8601 with a time zone).")
     ] = None,
 ) -> EventFilters:
     return EventFilters(

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from common.testing import assert_error
+from common.testing import assert_error, cursor_of, reforged
 
 from ..conftest import API, Caller, MakeCaller, MakeEvent, Sql, Store
 
@@ -148,11 +148,16 @@ MALFORMED: list[tuple[dict[str, str], str]] = [
     ({"since": "yesterday"}, "validation_error"),
     ({"since": "2026-03-01T12:00:00"}, "validation_error"),  # no time zone
     ({"until": "2026-02-30T00:00:00Z"}, "validation_error"),
+    ({"since": "0001-01-01T00:00:00+01:00"}, "validation_error"),  # year 0 in UTC
+    ({"until": "9999-12-31T23:30:00-01:00"}, "validation_error"),  # year 10000 in UTC
     ({"since": "2026-03-02T00:00:00Z", "until": "2026-03-01T00:00:00Z"}, "invalid_time_range"),
     ({"since": "2026-03-01T00:00:00Z", "until": "2026-03-01T00:00:00Z"}, "invalid_time_range"),
     ({"cursor": "not-a-cursor"}, "invalid_cursor"),
     ({"cursor": "WyJ4Il0"}, "invalid_cursor"),  # ["x"]: decodes, but not a seq
     ({"cursor": "' OR 1=1 --"}, "invalid_cursor"),
+    ({"cursor": cursor_of(b"[true]")}, "invalid_cursor"),
+    ({"cursor": cursor_of(b"[1]")}, "invalid_cursor"),  # a list's old shape: a bare key
+    ({"cursor": cursor_of(b'{"list": "x", "after": [1]}')}, "invalid_cursor"),
     ({"limit": "0"}, "validation_error"),
     ({"limit": "101"}, "validation_error"),
     ({"limit": "1; DROP TABLE x"}, "validation_error"),
@@ -182,6 +187,123 @@ class TestMalformedFilters:
         )
         error = assert_error(response, 422, "validation_error")
         assert [d["loc"] for d in error["details"]] == [["query", "actor_id"]]
+
+
+class TestCursors:
+    """A cursor is the position in one list; a forged one, or one from another list, is a 422
+    `invalid_cursor` before any query runs."""
+
+    @pytest.fixture
+    async def cursor(
+        self, client: httpx.AsyncClient, auditor: Caller, store: Store, make_event: MakeEvent
+    ) -> str:
+        """`next_cursor` of the first page of everyone's events, one by one."""
+        await store([make_event(actor_id="a") for _ in range(3)])
+        response = await client.get(f"{API}/activity", params={"limit": 1}, headers=auditor.headers)
+        cursor: str = response.json()["next_cursor"]
+        return cursor
+
+    @pytest.mark.parametrize(
+        "after",
+        [
+            pytest.param([True], id="true"),
+            pytest.param([False], id="false"),
+            pytest.param([None], id="null"),
+            pytest.param([1.5], id="a fraction"),
+            pytest.param([2.0], id="a float"),
+            pytest.param(["2"], id="text"),
+            pytest.param([[2]], id="a list"),
+            pytest.param([{"seq": 2}], id="an object"),
+            pytest.param([], id="too short"),
+            pytest.param([2, 1], id="too long"),
+            pytest.param({"seq": 2}, id="not a list"),
+            pytest.param([2**63], id="beyond bigint"),
+            pytest.param([-(2**63) - 1], id="below bigint"),
+            pytest.param([10**40], id="huge"),
+        ],
+    )
+    async def test_a_forged_key_is_refused(
+        self, client: httpx.AsyncClient, auditor: Caller, cursor: str, after: Any
+    ) -> None:
+        response = await client.get(
+            f"{API}/activity",
+            params={"cursor": reforged(cursor, after=after)},
+            headers=auditor.headers,
+        )
+        assert_error(response, 422, "invalid_cursor")
+
+    async def test_any_integer_a_seq_can_be_is_a_position(
+        self, client: httpx.AsyncClient, auditor: Caller, cursor: str
+    ) -> None:
+        for after, expected in (([2**63 - 1], [3, 2, 1]), ([-(2**63)], []), ([3], [2, 1])):
+            response = await client.get(
+                f"{API}/activity",
+                params={"cursor": reforged(cursor, after=after)},
+                headers=auditor.headers,
+            )
+            assert seqs(response) == expected
+
+    @pytest.mark.parametrize(
+        "params",
+        [
+            pytest.param({"actor_id": "a"}, id="with a filter"),
+            pytest.param({"actor_id": "b"}, id="with another filter"),
+            pytest.param({"action": "auth.user.login"}, id="with a filter that matches all"),
+            pytest.param({"since": "2026-01-01T00:00:00Z"}, id="with a time range"),
+        ],
+    )
+    async def test_a_cursor_of_everyone_s_events_fits_no_filtered_list(
+        self, client: httpx.AsyncClient, auditor: Caller, cursor: str, params: dict[str, str]
+    ) -> None:
+        response = await client.get(
+            f"{API}/activity", params=params | {"cursor": cursor}, headers=auditor.headers
+        )
+        assert_error(response, 422, "invalid_cursor")
+
+    async def test_a_cursor_of_a_filtered_list_fits_only_that_list(
+        self, client: httpx.AsyncClient, auditor: Caller, cursor: str
+    ) -> None:
+        first = await client.get(
+            f"{API}/activity", params={"actor_id": "a", "limit": 1}, headers=auditor.headers
+        )
+        filtered = first.json()["next_cursor"]
+        same = await client.get(
+            f"{API}/activity", params={"actor_id": "a", "cursor": filtered}, headers=auditor.headers
+        )
+        assert seqs(same) == [2, 1]
+        for params in ({}, {"actor_id": "b"}):
+            other = await client.get(
+                f"{API}/activity", params=params | {"cursor": filtered}, headers=auditor.headers
+            )
+            assert_error(other, 422, "invalid_cursor")
+
+    async def test_a_cursor_of_everyone_s_events_fits_no_one_s_own_events(
+        self, client: httpx.AsyncClient, alice: Caller, cursor: str
+    ) -> None:
+        response = await client.get(
+            f"{API}/activity/me", params={"cursor": cursor}, headers=alice.headers
+        )
+        assert_error(response, 422, "invalid_cursor")
+
+    async def test_a_cursor_of_one_s_own_events_fits_no_one_else_s(
+        self,
+        client: httpx.AsyncClient,
+        alice: Caller,
+        bob: Caller,
+        store: Store,
+        make_event: MakeEvent,
+    ) -> None:
+        await store([make_event(actor_id=alice.subject) for _ in range(2)])
+        first = await client.get(f"{API}/activity/me", params={"limit": 1}, headers=alice.headers)
+        cursor = first.json()["next_cursor"]
+        mine = await client.get(
+            f"{API}/activity/me", params={"cursor": cursor}, headers=alice.headers
+        )
+        assert seqs(mine) == [1]
+        theirs = await client.get(
+            f"{API}/activity/me", params={"cursor": cursor}, headers=bob.headers
+        )
+        assert_error(theirs, 422, "invalid_cursor")
 
 
 class TestOwnEvents:

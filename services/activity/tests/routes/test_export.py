@@ -11,8 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
+from activity_service.settings import ActivitySettings
 from common.audit import Actor
-from common.testing import assert_error
+from common.testing import assert_error, free_port
 
 from ..conftest import API, Caller, MakeEvent, Store
 
@@ -129,13 +130,22 @@ class TestCsv:
 
 
 class TestRefusals:
+    """Every bad input is refused before the first byte of the export goes out: with a status,
+    the shared error body and the security headers, never a 500 or a cut-off download."""
+
     @pytest.mark.parametrize(
         ("params", "code"),
         [
             ({"format": "xml"}, "validation_error"),
             ({"format": "ndjson' OR 1=1 --"}, "validation_error"),
             ({"actor_id": "' OR 1=1 --"}, "validation_error"),
+            ({"actor_id": "a\x00b"}, "validation_error"),
+            ({"action": "auth.user.login\x00"}, "validation_error"),
             ({"since": "yesterday"}, "validation_error"),
+            ({"since": "2026-03-01T12:00:00"}, "validation_error"),  # no time zone
+            ({"since": "0001-01-01T00:00:00+01:00"}, "validation_error"),  # year 0 in UTC
+            ({"until": "9999-12-31T23:30:00-01:00"}, "validation_error"),  # year 10000 in UTC
+            ({"until": "10000-01-01T00:00:00Z"}, "validation_error"),
             (
                 {"since": "2026-03-02T00:00:00Z", "until": "2026-03-01T00:00:00Z"},
                 "invalid_time_range",
@@ -143,13 +153,56 @@ class TestRefusals:
         ],
     )
     async def test_malformed_requests(
-        self, client: httpx.AsyncClient, auditor: Caller, params: dict[str, str], code: str
+        self,
+        client: httpx.AsyncClient,
+        auditor: Caller,
+        events: list[Any],
+        params: dict[str, str],
+        code: str,
     ) -> None:
-        response = await client.get(
-            f"{API}/activity/export", params=params, headers=auditor.headers
-        )
+        response = await export(client, auditor, **params)
         assert_error(response, 422, code)
+        assert response.headers["x-content-type-options"] == "nosniff"
+
+    async def test_a_time_with_no_utc_value_names_its_parameter(
+        self, client: httpx.AsyncClient, auditor: Caller
+    ) -> None:
+        response = await export(client, auditor, since="0001-01-01T00:00:00+01:00")
+        error = assert_error(response, 422, "validation_error")
+        assert [d["loc"] for d in error["details"]] == [["query", "since"]]
+        assert "out of range once converted to UTC" in error["details"][0]["msg"]
+
+    async def test_the_earliest_and_latest_times_are_accepted(
+        self, client: httpx.AsyncClient, auditor: Caller, events: list[Any]
+    ) -> None:
+        response = await export(
+            client,
+            auditor,
+            since="0001-01-01T01:00:00+01:00",
+            until="9999-12-31T23:59:59.999999+00:00",
+        )
+        assert response.status_code == 200
+        assert len(response.text.splitlines()) == 25
 
     async def test_needs_activity_read(self, client: httpx.AsyncClient, alice: Caller) -> None:
         response = await client.get(f"{API}/activity/export", headers=alice.headers)
         assert_error(response, 403, "permission_denied")
+
+
+class TestDatabaseUnavailable:
+    """The export's query runs before the answer starts: an unreachable database is a 503 with
+    the error body, not a 200 whose body breaks off."""
+
+    @pytest.fixture
+    def settings(self, settings: ActivitySettings) -> ActivitySettings:
+        nowhere = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/x"
+        return settings.model_copy(update={"database_url": nowhere})
+
+    @pytest.mark.parametrize("export_format", ["ndjson", "csv"])
+    async def test_is_a_503_before_the_download_starts(
+        self, client: httpx.AsyncClient, auditor: Caller, export_format: str
+    ) -> None:
+        response = await export(client, auditor, format=export_format)
+        assert_error(response, 503, "dependency_unavailable")
+        assert "content-disposition" not in response.headers
+        assert response.headers["x-content-type-options"] == "nosniff"

@@ -13,8 +13,10 @@ from activity_service.exceptions import EventNotFound, InvalidTimeRange
 from activity_service.schemas import EventFilters
 from activity_service.services.activity import ActivityService
 from activity_service.services.export import ExportFormat
+from activity_service.settings import ActivitySettings
 from common.db import Database, PageParams
 from common.security import Principal
+from common.testing import free_port
 
 from ..conftest import MakeEvent, Store
 
@@ -40,7 +42,7 @@ class TestExport:
         self, service: ActivityService, store: Store, make_event: MakeEvent
     ) -> None:
         await store([make_event() for _ in range(25)])
-        export = service.export(filters=EventFilters(), export_format=ExportFormat.NDJSON)
+        export = await service.export(filters=EventFilters(), export_format=ExportFormat.NDJSON)
         chunks = [chunk async for chunk in export.body]
         assert [chunk.count(b"\n") for chunk in chunks] == [10, 10, 5]
         seqs = [json.loads(line)["seq"] for chunk in chunks for line in chunk.splitlines()]
@@ -50,7 +52,7 @@ class TestExport:
         self, service: ActivityService, store: Store, make_event: MakeEvent
     ) -> None:
         await store([make_event()])
-        export = service.export(filters=EventFilters(), export_format=ExportFormat.CSV)
+        export = await service.export(filters=EventFilters(), export_format=ExportFormat.CSV)
         chunks = [chunk async for chunk in export.body]
         assert chunks[0].startswith(b"seq,event_id,occurred_at,")
         assert export.media_type == "text/csv; charset=utf-8"
@@ -62,7 +64,24 @@ class TestExport:
             until=datetime.fromisoformat("2026-03-01T00:00:00+00:00"),
         )
         with pytest.raises(InvalidTimeRange):
-            service.export(filters=filters, export_format=ExportFormat.NDJSON)
+            await service.export(filters=filters, export_format=ExportFormat.NDJSON)
+
+    async def test_runs_the_query_before_the_first_byte(self, settings: ActivitySettings) -> None:
+        """So that an unavailable database is an error of the call, which the route can still
+        answer with a status, and not of the body, which is sent after the status."""
+        nowhere = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/x"
+        unreachable = Database(settings.model_copy(update={"database_url": nowhere}))
+        try:
+            async with unreachable.sessionmaker() as session:
+                service = ActivityService(session, engine=unreachable.engine, batch_size=10)
+                with pytest.raises(ConnectionRefusedError):
+                    await service.export(filters=EventFilters(), export_format=ExportFormat.CSV)
+        finally:
+            await unreachable.dispose()
+
+    async def test_an_export_of_nothing_is_empty(self, service: ActivityService) -> None:
+        export = await service.export(filters=EventFilters(), export_format=ExportFormat.NDJSON)
+        assert [chunk async for chunk in export.body] == []
 
 
 class TestGet:

@@ -3,6 +3,9 @@
 from common.audit.event import (
     ANONYMOUS,
     EVENT_FIELD,
+    MAX_EVENT_BYTES,
+    MAX_METADATA_BYTES,
+    MAX_METADATA_DEPTH,
     SCHEMA_VERSION,
     SYSTEM,
     Actor,
@@ -17,6 +20,9 @@ from common.audit.relay import OutboxRelay, RelayMetrics, stop_relay
 __all__ = [
     "ANONYMOUS",
     "EVENT_FIELD",
+    "MAX_EVENT_BYTES",
+    "MAX_METADATA_BYTES",
+    "MAX_METADATA_DEPTH",
     "SCHEMA_VERSION",
     "SYSTEM",
     "Actor",

@@ -4,23 +4,36 @@ Every service records events in this shape; the activity service stores them. `m
 carries secrets: values under keys that name one (password, token, secret, key, ...) and
 anything shaped like a JWT or bearer token are replaced by "[redacted]" before the event
 exists, and the whole document is size-bounded.
+
+Whatever a stream entry holds, reading it either gives an event or raises `ValidationError`
+with the field at fault: a time with no UTC value, a NaN or infinity, metadata nested deeper
+than MAX_METADATA_DEPTH are validation errors, never other exceptions (the consumer must be
+able to say why it refuses an entry, and to go on with the next).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from common.logging import redact
+from common.schemas import UtcDateTime
 
 SCHEMA_VERSION: Literal[1] = 1
 EVENT_FIELD = "event"
 MAX_METADATA_BYTES = 16 * 1024
+# The JSON document of a whole event: the largest valid one is metadata plus about 2 KiB. A
+# consumer refuses bigger stream entries without parsing them.
+MAX_EVENT_BYTES = 64 * 1024
+# Levels of objects and arrays in `metadata`, itself the first: far more than an audit record
+# needs, far less than what makes recursive code (ours, the JSON parsers') fail.
+MAX_METADATA_DEPTH = 32
 REDACTED = "[redacted]"
 
 _SECRET_KEY = re.compile(
@@ -33,6 +46,21 @@ ActorType = Literal["user", "service", "system", "anonymous"]
 Outcome = Literal["success", "failure"]
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_-]*$")]
 Action = Annotated[str, Field(max_length=128, pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){1,5}$")]
+
+
+def check_json_shape(value: JsonValue) -> None:
+    """Refuse what JSON parsers accept but JSON (and PostgreSQL's JSONB) cannot carry: NaN and
+    infinities; and nesting deeper than MAX_METADATA_DEPTH. Iterative, so depth cannot hurt it."""
+    stack: list[tuple[JsonValue, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValueError("metadata holds a number JSON cannot carry (NaN or infinity)")
+        if isinstance(item, dict | list):
+            if depth > MAX_METADATA_DEPTH:
+                raise ValueError(f"metadata is nested deeper than {MAX_METADATA_DEPTH} levels")
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
 
 
 def scrub(value: JsonValue) -> JsonValue:
@@ -73,7 +101,7 @@ class AuditEvent(BaseModel):
 
     v: Literal[1] = SCHEMA_VERSION
     id: uuid.UUID = Field(default_factory=uuid.uuid4)
-    occurred_at: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
+    occurred_at: UtcDateTime = Field(default_factory=lambda: datetime.now(UTC))
     service: Name
     action: Action
     outcome: Outcome = "success"
@@ -82,14 +110,10 @@ class AuditEvent(BaseModel):
     request_id: Annotated[str | None, Field(max_length=128)] = None
     metadata: dict[str, JsonValue] = Field(default_factory=dict)
 
-    @field_validator("occurred_at")
-    @classmethod
-    def _utc(cls, value: datetime) -> datetime:
-        return value.astimezone(UTC)
-
     @field_validator("metadata")
     @classmethod
     def _no_secrets(cls, value: dict[str, JsonValue]) -> dict[str, JsonValue]:
+        check_json_shape(value)  # first: scrubbing recurses
         scrubbed = {
             key: REDACTED if _SECRET_KEY.search(key) else scrub(item) for key, item in value.items()
         }

@@ -11,6 +11,7 @@ from common.db.pagination import (
     PageResponse,
     decode_cursor,
     encode_cursor,
+    list_id,
     paginate,
 )
 from common.db.session import (
@@ -38,6 +39,7 @@ __all__ = [
     "encode_cursor",
     "get_engine",
     "get_session",
+    "list_id",
     "new_metadata",
     "on_commit",
     "paginate",

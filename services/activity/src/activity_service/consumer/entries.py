@@ -8,7 +8,7 @@ from typing import Final
 from pydantic import ValidationError
 
 from activity_service.services.intake import NewEvent, UnstorableEvent
-from common.audit import EVENT_FIELD, AuditEvent
+from common.audit import EVENT_FIELD, MAX_EVENT_BYTES, AuditEvent
 
 Fields = dict[bytes, bytes]
 Entry = tuple[bytes, Fields]
@@ -27,17 +27,25 @@ class InvalidEntry(Exception):
 
 
 def parse_entry(fields: Fields) -> NewEvent:
+    """The event of an entry, or `InvalidEntry`: whatever goes wrong while reading one entry
+    is that entry's failure (it follows the retry and dead-letter path), never the consumer's."""
     document = fields.get(EVENT_KEY)
     if document is None:
         raise InvalidEntry(f"the entry has no {EVENT_FIELD!r} field")
+    if len(document) > MAX_EVENT_BYTES:
+        raise InvalidEntry(f"the event is larger than {MAX_EVENT_BYTES} bytes")
     try:
         event = AuditEvent.from_json(document)
     except ValidationError as exc:
         raise InvalidEntry(describe(exc)) from exc
+    except Exception as exc:  # a value that escaped validation: refuse the entry, not the batch
+        raise InvalidEntry(f"the event could not be read ({exc.__class__.__name__})") from exc
     try:
         return NewEvent.from_audit_event(event)
     except UnstorableEvent as exc:
         raise InvalidEntry(str(exc)) from exc
+    except Exception as exc:
+        raise InvalidEntry(f"the event could not be stored ({exc.__class__.__name__})") from exc
 
 
 def describe(exc: ValidationError) -> str:

@@ -7,12 +7,17 @@ Each round:
 3. XREADGROUP reads up to `batch_size` new entries, blocking up to `block_ms`.
 
 A batch is parsed, stored in one transaction (the writer skips event ids already stored), and
-acknowledged only after the commit. If PostgreSQL refuses the batch because of a row, its entries
-are stored one by one so that only the bad ones stay pending; an entry that cannot be parsed
-stays pending too. Each failed entry is retried through XAUTOCLAIM until its delivery count
-reaches `max_deliveries`, then copied to the dead-letter stream (`<stream>.dead`, with the reason
-and the original entry id) and acknowledged, atomically. An outage (connection lost, server
-down) is not the entries' fault: nothing is dead-lettered, the batch is retried after a backoff.
+acknowledged only after the commit. If the batch cannot be stored for any reason but an outage,
+its entries are stored one by one so that only the bad ones stay pending; an entry that cannot be
+parsed, whatever the error, stays pending too. Each failed entry is retried through XAUTOCLAIM
+until its delivery count reaches `max_deliveries`, then copied to the dead-letter stream
+(`<stream>.dead`, with the reason and the original entry id) and acknowledged, atomically.
+
+An outage (PostgreSQL or Redis unreachable, a lost connection, a pool timeout: see
+`recorder.is_outage`) is not the entries' fault: nothing is dead-lettered, the batch is retried
+from memory after a backoff, up to MAX_RETRIES_FROM_MEMORY times. Then it is left to the group,
+pending, for XAUTOCLAIM to hand out again once idle (to this consumer or another): a batch that
+never succeeds cannot hold a consumer forever.
 
 Several consumers may run at once: the group hands each entry to one of them, and the writer's
 advisory lock orders their batches in the chain.
@@ -44,6 +49,8 @@ from activity_service.services.recorder import ChainWriter, RejectedBatch
 logger = logging.getLogger(__name__)
 
 INITIAL_BACKOFF = 0.1
+# Tries of a batch kept in memory after an outage; with the doubling backoff, a few seconds.
+MAX_RETRIES_FROM_MEMORY = 5
 METRICS_INTERVAL = 5.0
 _SCAN_DONE = b"0-0"
 
@@ -79,6 +86,7 @@ class AuditConsumer:
         self.max_backoff = max_backoff
         self.metrics = metrics
         self._retry: list[Entry] = []
+        self._retries = 0  # tries of `_retry` from memory so far
         self._claim_cursor = _SCAN_DONE
         self._next_claim = 0.0  # the first round looks for entries a dead consumer left
         self._metrics_at = 0.0
@@ -130,7 +138,7 @@ class AuditConsumer:
         """One round; returns how many entries it handled."""
         if self._retry:
             entries, self._retry = self._retry, []
-            await self._handle(entries)
+            await self._handle(entries, retries=self._retries + 1)
             return len(entries)
         handled = 0
         if time.monotonic() >= self._next_claim:
@@ -167,11 +175,20 @@ class AuditConsumer:
             await self._handle(entries)
         return len(entries)
 
-    async def _handle(self, entries: list[Entry]) -> None:
+    async def _handle(self, entries: list[Entry], *, retries: int = 0) -> None:
+        """`retries`: how many times these entries were tried from memory before."""
         try:
             await self._process(entries)
         except BaseException:
-            self._retry = entries  # an outage: nothing was acknowledged; try them again
+            # An outage: what was not acknowledged is still pending in the group.
+            if retries < MAX_RETRIES_FROM_MEMORY:
+                self._retry, self._retries = entries, retries
+            else:
+                logger.warning(
+                    "left %d entries pending for redelivery after %d tries",
+                    len(entries),
+                    retries + 1,
+                )
             raise
 
     async def _process(self, entries: Sequence[Entry]) -> None:
@@ -192,7 +209,7 @@ class AuditConsumer:
             try:
                 await self._store([event for _, event in parsed])
                 done.extend(entry_id for entry_id, _ in parsed)
-            except RejectedBatch:
+            except RejectedBatch:  # anything but an outage (those leave this method)
                 for entry_id, event in parsed:  # keep the good ones flowing past the bad
                     try:
                         await self._store([event])

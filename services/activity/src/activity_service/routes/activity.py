@@ -79,7 +79,7 @@ async def verify_chain(
             "description": "The matching events, oldest first",
             "content": {"application/x-ndjson": {}, "text/csv": {}},
         },
-        **error_responses(401, 403, 422),
+        **error_responses(401, 403, 422, 503),
     },
     summary="Download the matching events as NDJSON or CSV",
 )
@@ -89,7 +89,7 @@ async def export_events(
     filters: FiltersDep,
     export_format: Annotated[ExportFormat, Query(alias="format")] = ExportFormat.NDJSON,
 ) -> StreamingResponse:
-    export = activity.export(filters=filters, export_format=export_format)
+    export = await activity.export(filters=filters, export_format=export_format)
     return StreamingResponse(
         export.body,
         media_type=export.media_type,

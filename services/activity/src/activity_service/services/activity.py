@@ -58,30 +58,41 @@ class ActivityService:
             raise EventNotFound
         return event
 
-    def export(self, *, filters: EventFilters, export_format: ExportFormat) -> Export:
-        """The matching events, oldest first, streamed from a server-side cursor. Filters are
-        checked here, before the first byte goes out."""
+    async def export(self, *, filters: EventFilters, export_format: ExportFormat) -> Export:
+        """The matching events, oldest first, streamed from a server-side cursor.
+
+        Everything that can fail for a reason the client should hear about happens here, before
+        the first byte goes out: the filters are checked, the connection is taken and the query
+        has delivered its first batch. Once the answer has started its status cannot change, so
+        a failure later (the database going away mid-export) can only cut the download short.
+        """
         filters = _checked(filters)
         spec = FORMATS[export_format]
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        body = self._export_body(filters, export_format)
+        await anext(body)  # the query runs now; its errors become error answers
         return Export(
             filename=f"activity-{stamp}.{spec.extension}",
             media_type=spec.media_type,
-            body=self._export_body(filters, export_format),
+            body=body,
         )
 
     async def _export_body(
         self, filters: EventFilters, export_format: ExportFormat
     ) -> AsyncIterator[bytes]:
+        """Primed: its first item (empty) comes once the first batch has been read."""
         render = ndjson_lines if export_format is ExportFormat.NDJSON else csv_lines
-        if export_format is ExportFormat.CSV:
-            yield csv_header()
         # Its own connection: the request's session is closed once the route has returned,
         # while the body is still being sent.
         async with self.engine.connect() as connection, connection.begin():
-            async for rows in crud.events.stream(
-                connection, filters=filters, batch_size=self.batch_size
-            ):
+            batches = crud.events.stream(connection, filters=filters, batch_size=self.batch_size)
+            first = await anext(batches, None)
+            yield b""
+            if export_format is ExportFormat.CSV:
+                yield csv_header()
+            if first is not None:
+                yield render(first)
+            async for rows in batches:
                 yield render(rows)
 
 

@@ -25,14 +25,30 @@ from activity_service.crud import chain as chain_crud
 from activity_service.services.chain import GENESIS_HASH, link_hash
 from activity_service.services.intake import NewEvent
 
-# SQLSTATE classes that blame the rows, not the database: data exceptions (22), integrity
-# violations (23), program limits such as a too deeply nested document (54). Anything else
-# (a lost connection, a missing grant, a server shutting down) is an outage to wait out.
-REJECTING_SQLSTATE_CLASSES = frozenset({"22", "23", "54"})
+# What says the database cannot be reached or used right now, whatever the rows: connection
+# exceptions (08), insufficient resources such as too many connections or a full disk (53),
+# system errors such as an I/O error (58), and a server shutting down or starting up (57P01-3).
+OUTAGE_SQLSTATE_CLASSES = frozenset({"08", "53", "58"})
+OUTAGE_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+_MAX_REASON = 500
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether a failure while writing a batch is the database's, not the batch's: the
+    connection is gone (socket errors, timeouts, a closed connection) or the server is going
+    away. Anything else (a value refused, a constraint, a trigger, a missing grant, even a bug
+    in the driver's encoding of a value) is charged to the batch, so that one bad entry is found
+    and dead-lettered instead of being retried forever as if the database were down."""
+    if isinstance(exc, OSError | asyncpg.InterfaceError):
+        return True
+    if isinstance(exc, asyncpg.PostgresError):
+        sqlstate = str(exc.sqlstate or "")
+        return sqlstate[:2] in OUTAGE_SQLSTATE_CLASSES or sqlstate in OUTAGE_SQLSTATES
+    return False
 
 
 class RejectedBatch(Exception):
-    """PostgreSQL refused the batch because of what is in it; nothing of it was stored."""
+    """The batch could not be stored because of something in it (nothing of it was stored)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -52,22 +68,24 @@ class ChainWriter:
         self.engine = engine
 
     async def append(self, events: Sequence[NewEvent]) -> AppendResult:
-        """Store the events of `events` not stored yet, in order, as the next links."""
+        """Store the events of `events` not stored yet, in order, as the next links. Raises
+        `RejectedBatch` when the batch is at fault, and outages (`is_outage`) as they are."""
         unique: dict[uuid.UUID, NewEvent] = {}
         for event in events:  # the first of duplicates keeps its place
             unique.setdefault(event.event_id, event)
+        # Failing to get a connection (pool timeout, server unreachable) is never the batch's
+        # fault: those errors leave as they are, outages.
         async with self.engine.connect() as connection:
             driver = await _driver(connection)
             try:
                 stored, head = await self._append(driver, list(unique.values()))
-            except asyncpg.PostgresError as exc:
-                if str(exc.sqlstate or "")[:2] in REJECTING_SQLSTATE_CLASSES:
-                    raise RejectedBatch(f"{exc.__class__.__name__}: {exc}") from exc
-                await connection.invalidate()  # it may be broken: never reuse it
-                raise
-            except (OSError, asyncpg.InterfaceError):
-                await connection.invalidate()
-                raise
+            except Exception as exc:
+                if not isinstance(exc, asyncpg.PostgresError) or is_outage(exc):
+                    await connection.invalidate()  # broken, or in a state unknown: not reused
+                if is_outage(exc):
+                    raise
+                reason = f"{exc.__class__.__name__}: {exc}"[:_MAX_REASON]
+                raise RejectedBatch(reason) from exc
         return AppendResult(
             stored=stored,
             duplicates=len(events) - stored,

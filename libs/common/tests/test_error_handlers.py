@@ -149,6 +149,18 @@ async def redis_ping(request: Request) -> dict[str, str]:
     return {}
 
 
+@router.get("/redis/busy")
+async def redis_busy(request: Request) -> dict[str, str]:
+    """Asks Redis while the pool's only connection is taken (REDIS_MAX_CONNECTIONS=1)."""
+    pool = request.app.state.redis.connection_pool
+    held = await pool.get_connection()
+    try:
+        await request.app.state.redis.ping()
+    finally:
+        await pool.release(held)
+    return {}
+
+
 @pytest.fixture
 async def client(make_app: AppFactory, running: ClientOpener) -> AsyncIterator[httpx.AsyncClient]:
     app = make_app(
@@ -443,3 +455,14 @@ class TestOutages:
 
         error = assert_error(response, 503, "redis_unavailable")
         assert "127.0.0.1" not in error["message"]
+
+    async def test_a_saturated_redis_pool_is_503_redis_busy_with_retry_after(
+        self, make_app: AppFactory, running: ClientOpener
+    ) -> None:
+        app = make_app(routers=[router], redis_max_connections=1, redis_pool_timeout=0.1)
+        async with running(app) as client:
+            response = await client.get("/api/v1/redis/busy")
+
+        error = assert_error(response, 503, "redis_busy")
+        assert error["message"] == "The service is busy; try again shortly."
+        assert response.headers["retry-after"] == "1"

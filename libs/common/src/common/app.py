@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry
 from common.audit import OutboxMixin, OutboxRelay, RelayMetrics
 from common.db.session import Database
 from common.error_handlers import UnhandledErrorMiddleware, install_error_handlers
+from common.health import ReadinessChecks
 from common.health import router as health_router
 from common.logging import configure_logging
 from common.metrics import HttpMetrics, MetricsMiddleware, metrics_router
@@ -92,7 +93,8 @@ def create_service_app(
         app.state.database = database
         app.state.redis = redis
         app.state.http = http
-        app.state.health_checks = {"database": database.ping, "redis": redis.ping}
+        readiness = ReadinessChecks(settings)
+        app.state.health_checks = readiness.checks
         source = jwks_source(app) if jwks_source else http_jwks_source(settings.jwks_url, http)
         app.state.token_verifier = TokenVerifier(
             source,
@@ -117,6 +119,7 @@ def create_service_app(
             if relay_task is not None:
                 await _stop(app.state.audit_relay, relay_task)
             await http.aclose()
+            await readiness.aclose()
             await redis.aclose()
             await database.dispose()
 

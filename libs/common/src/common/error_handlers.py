@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.context import request_id_from_scope
 from common.errors import DomainError
+from common.redis import RedisPoolExhausted
 
 logger = logging.getLogger(__name__)
 
@@ -169,6 +170,20 @@ async def redis_error_handler(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def redis_busy_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Every Redis connection of this process stayed busy for REDIS_POOL_TIMEOUT: back-pressure,
+    like `database_busy`; Redis itself answers, so the client is told to retry, not that a
+    dependency is down."""
+    logger.warning("redis pool exhausted on %s", request.url.path)
+    return error_response(
+        503,
+        "redis_busy",
+        "The service is busy; try again shortly.",
+        request_id_from_scope(request.scope),
+        headers={"Retry-After": "1"},
+    )
+
+
 async def unexpected_error_handler(request: Request, exc: Exception) -> JSONResponse:
     request_id = request_id_from_scope(request.scope)
     logger.error(
@@ -219,5 +234,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(asyncpg.exceptions.DataError, database_error_handler)
     app.add_exception_handler(RedisConnectionError, redis_error_handler)
     app.add_exception_handler(RedisTimeoutError, redis_error_handler)
+    app.add_exception_handler(RedisPoolExhausted, redis_busy_handler)
     app.add_exception_handler(ConnectionError, connection_error_handler)
     app.add_exception_handler(Exception, unexpected_error_handler)

@@ -54,6 +54,10 @@ class ServiceSettings(BaseSettings):
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_key_prefix: str = ""
+    # Connections per process; requests beyond them wait up to REDIS_POOL_TIMEOUT seconds for
+    # one to come free, then get 503 `redis_busy` (back-pressure, not an outage).
+    redis_max_connections: int = Field(default=50, ge=1)
+    redis_pool_timeout: float = Field(default=5.0, gt=0)
     celery_broker_url: str | None = None
 
     jwt_issuer: str = "http://localhost:8001"

@@ -41,7 +41,7 @@ def _run_sync(connection: Connection, metadata: MetaData, schema: str) -> None:
 
 
 async def _run_online(url: str, metadata: MetaData, schema: str) -> None:
-    engine = create_async_engine(url, poolclass=pool.NullPool)
+    engine = create_async_engine(url, poolclass=pool.NullPool, hide_parameters=True)
     async with engine.connect() as connection:
         await connection.run_sync(_run_sync, metadata, schema)
         await connection.commit()

@@ -40,6 +40,10 @@ class Database:
             pool_timeout=settings.db_pool_timeout if pool_timeout is None else pool_timeout,
             pool_pre_ping=pre_ping,
             echo=settings.db_echo,
+            # SQLAlchemy writes a failed statement's parameters into the exception message, and
+            # from there into the error log: a password hash being stored, a token being looked
+            # up. The statement itself stays in the message; its values never do.
+            hide_parameters=True,
             connect_args={
                 "server_settings": {
                     "search_path": settings.db_schema,

@@ -29,6 +29,7 @@ from common.metrics import HttpMetrics, MetricsMiddleware, metrics_router
 from common.middleware import (
     REQUEST_ID_HEADER,
     BodySizeLimitMiddleware,
+    HeaderSizeLimitMiddleware,
     RequestContextMiddleware,
     SecurityHeadersMiddleware,
     TrustedHostMiddleware,
@@ -165,6 +166,11 @@ def _install_middleware(app: FastAPI, settings: ServiceSettings) -> None:
         )
     if "*" not in settings.trusted_hosts:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)
+    app.add_middleware(
+        HeaderSizeLimitMiddleware,
+        max_total_bytes=settings.max_headers_size,
+        max_field_bytes=settings.max_header_field_size,
+    )
     app.add_middleware(
         SecurityHeadersMiddleware,
         hsts=settings.is_production,

@@ -88,6 +88,9 @@ class ServiceSettings(BaseSettings):
     cors_origins: Annotated[CsvList, Field(default_factory=list)]
     trusted_hosts: Annotated[CsvList, Field(default_factory=lambda: ["*"])]
     max_body_size: int = Field(default=1024 * 1024, ge=1)
+    # Request headers (name and value bytes): all together, and any one of them.
+    max_headers_size: int = Field(default=16 * 1024, ge=1024)
+    max_header_field_size: int = Field(default=8 * 1024, ge=256)
     metrics_enabled: bool = True
 
     @model_validator(mode="before")

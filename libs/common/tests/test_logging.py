@@ -270,7 +270,10 @@ class TestLogFileFor:
 
     def test_no_file_in_production_by_default(self) -> None:
         production = settings(
-            environment="production", secret_key="s" * 40, trusted_hosts=["api.example.com"]
+            environment="production",
+            secret_key="s" * 40,
+            trusted_hosts=["api.example.com"],
+            jwt_issuer="https://auth.example.com",
         )
 
         assert log_file_for(production) is None
@@ -283,7 +286,10 @@ class TestConfigureLogging:
     ) -> None:
         configure_logging(
             settings(
-                environment="production", secret_key="s" * 40, trusted_hosts=["api.example.com"]
+                environment="production",
+                secret_key="s" * 40,
+                trusted_hosts=["api.example.com"],
+                jwt_issuer="https://auth.example.com",
             )
         )
 

@@ -211,6 +211,7 @@ class TestSecurityHeaders:
             environment="production",
             secret_key=STRONG_KEY,
             trusted_hosts=["testserver"],
+            jwt_issuer="https://auth.example.com",
         )
         async with running(app) as client:
             response = await client.get("/api/v1/ping")

@@ -124,6 +124,7 @@ def create_service_app(
             await redis.aclose()
             await database.dispose()
 
+    docs = settings.serves_docs  # DOCS_ENABLED; off in production unless set
     app = FastAPI(
         title=title,
         description=description,
@@ -131,6 +132,9 @@ def create_service_app(
         lifespan=app_lifespan,
         openapi_tags=openapi_tags,
         swagger_ui_parameters={"persistAuthorization": True},
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     app.state.settings = settings
     install_error_handlers(app)

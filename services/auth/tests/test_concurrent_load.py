@@ -15,7 +15,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from common.testing import serve_app
+from common.testing import assert_error, serve_app
 
 API = "/api/v1"
 BURST = 160
@@ -90,3 +90,40 @@ class TestLoginBurst:
                     answer == (200, {"status": "ok", "checks": {"database": "ok", "redis": "ok"}})
                     for answer in probes
                 ), probes
+
+
+class TestSaturatedPool:
+    """A pool that stays saturated past REDIS_POOL_TIMEOUT is back-pressure: 503 `redis_busy`
+    with Retry-After, whatever the throttle does during an outage (refusing logins as
+    `login_unavailable`, or skipping the count when set to fail open)."""
+
+    @pytest.mark.parametrize(
+        "settings_overrides",
+        [
+            pytest.param({"redis_max_connections": 1, "redis_pool_timeout": 0.1}, id="fail-closed"),
+            pytest.param(
+                {
+                    "redis_max_connections": 1,
+                    "redis_pool_timeout": 0.1,
+                    "login_throttle_fail_open": True,
+                },
+                id="fail-open",
+            ),
+        ],
+        indirect=True,
+    )
+    async def test_login_is_503_redis_busy(
+        self, app: FastAPI, client: httpx.AsyncClient, register: Any, password: str
+    ) -> None:
+        account = await register()
+        pool = app.state.redis.connection_pool
+        held = await pool.get_connection()
+        try:
+            response = await client.post(
+                f"{API}/auth/login", json={"email": account.email, "password": password}
+            )
+        finally:
+            await pool.release(held)
+
+        assert_error(response, 503, "redis_busy")
+        assert response.headers["retry-after"] == "1"

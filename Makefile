@@ -21,6 +21,11 @@ services: ## Make sure PostgreSQL and Redis answer (start them where installed)
 env:
 	@[ -f .env ] || { cp .env.example .env && echo "created .env from .env.example"; }
 
+# Without ENVIRONMENT a process runs as production and refuses the development settings. The
+# local stack is development: say so for it, even with an older `.env` that does not (a value
+# in the shell or in `.env` still wins: honcho gives `.env` precedence).
+dev seed migrate database: export ENVIRONMENT ?= development
+
 database: install services env
 	@$(RUN) python scripts/ensure_database.py
 

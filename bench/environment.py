@@ -67,12 +67,19 @@ async def _admin(sql: str) -> None:
         await connection.close()
 
 
-def _migrate(database_url: str) -> None:
+def _migrate(database_url: str, workdir: Path) -> None:
+    """Alembic reads DATABASE_URL through the service's settings, so it gets the servers'
+    production settings and runs where they run (`workdir`): a developer's `.env` cannot
+    change them, and a checkout without one migrates too."""
+    env = {
+        **os.environ,
+        **production_env(database_url=database_url, redis_url=REDIS_URL, redis_prefix=""),
+    }
     for config in ALEMBIC_CONFIGS:
         done = subprocess.run(  # noqa: S603 (our own interpreter and arguments)
-            [sys.executable, "-m", "alembic", "-c", config, "upgrade", "head"],
-            cwd=REPO_ROOT,
-            env={**os.environ, "DATABASE_URL": database_url},
+            [sys.executable, "-m", "alembic", "-c", str(REPO_ROOT / config), "upgrade", "head"],
+            cwd=workdir,
+            env=env,
             capture_output=True,
             text=True,
             check=False,
@@ -110,8 +117,8 @@ async def bench_environment() -> AsyncIterator[BenchEnvironment]:
     prefix = f"bench:{run_id}:"
     try:
         database_url = _database_url(name)
-        await asyncio.to_thread(_migrate, database_url)
         with tempfile.TemporaryDirectory(prefix=f"bench-{run_id}-") as workdir:
+            await asyncio.to_thread(_migrate, database_url, Path(workdir))
             yield BenchEnvironment(
                 run_id=run_id,
                 database_name=name,

@@ -32,7 +32,9 @@ benchmark, with the exact command that produced it. Do not edit the sections by 
 - **Servers**: real uvicorn processes (`--workers 1 --loop uvloop --http httptools
   --no-access-log`) on free loopback ports, started in a scratch directory so no `.env` applies.
   Settings are production's: `ENVIRONMENT=production` (a random 48-character `SECRET_KEY`,
-  `TRUSTED_HOSTS=127.0.0.1,localhost`, `MAIL_BACKEND=smtp`, JSON logs at INFO), with
+  `TRUSTED_HOSTS=127.0.0.1,localhost`, `MAIL_BACKEND=smtp` with STARTTLS, an https
+  `JWT_ISSUER`, `PUBLIC_URL` and `PASSWORD_RESET_URL` that are only names under `.invalid`,
+  JSON logs at INFO), with
   `ACCESS_LOG=false` (a log line per request would measure the log pipe, not the service).
   Metrics, security headers, request ids, GZip and TrustedHost stay on; the database pool is
   the default (10 + 10 overflow).

@@ -3,7 +3,8 @@ processes (`run_worker`: a service's `python -m ...` that answers no HTTP) with 
 
 Settings (stated in RESULTS.md): ENVIRONMENT=production, so the settings class runs its
 production checks (a random 48-character SECRET_KEY, TRUSTED_HOSTS limited to loopback,
-MAIL_BACKEND=smtp) and logs are JSON lines; one worker; uvloop and httptools named explicitly
+MAIL_BACKEND=smtp with STARTTLS, https issuer and URLs that are only names: nothing is fetched
+from or mailed to them) and logs are JSON lines; one worker; uvloop and httptools named explicitly
 so a run does not silently fall back to the pure-Python loop or parser; uvicorn's access log
 and ours (ACCESS_LOG=false) off, because a log line per request measures the log pipe, not
 the service. Metrics, security headers, request ids and TrustedHost stay on as in production.
@@ -27,6 +28,9 @@ from pathlib import Path
 import httpx
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Production refuses plain-http and loopback URLs; the benchmarks only need names (`.invalid`
+# never resolves), since no client follows these URLs during a run.
+ISSUER = "https://auth.bench.invalid"
 START_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 10.0
 
@@ -48,6 +52,10 @@ def production_env(*, database_url: str, redis_url: str, redis_prefix: str) -> d
         "SECRET_KEY": secrets.token_urlsafe(36),
         "TRUSTED_HOSTS": "127.0.0.1,localhost",
         "MAIL_BACKEND": "smtp",
+        "SMTP_STARTTLS": "true",
+        "JWT_ISSUER": ISSUER,
+        "PUBLIC_URL": ISSUER,
+        "PASSWORD_RESET_URL": "https://app.bench.invalid/reset-password?token={token}",
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "REDIS_KEY_PREFIX": redis_prefix,

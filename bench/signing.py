@@ -18,9 +18,9 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
+from bench.servers import ISSUER
 from common.security import ALGORITHM
 
-ISSUER = "http://localhost:8001"  # the ServiceSettings defaults, so the app needs no override
 AUDIENCE = "api"
 
 

@@ -269,3 +269,44 @@ class TestDocs:
 
         assert response.status_code == 200
         assert "redoc" in response.text.lower()
+
+    @pytest.mark.parametrize(
+        "settings",
+        [
+            pytest.param({"docs_enabled": False}, id="turned off"),
+            pytest.param(
+                {
+                    "environment": "production",
+                    "secret_key": "p" * 48,
+                    "trusted_hosts": ["testserver"],
+                    "jwt_issuer": "https://auth.example.com",
+                },
+                id="production",
+            ),
+        ],
+    )
+    @pytest.mark.parametrize("path", ["/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"])
+    async def test_no_docs_when_turned_off_or_in_production(
+        self, make_app: AppFactory, running: ClientOpener, settings: dict[str, Any], path: str
+    ) -> None:
+        async with running(make_app(routers=[router], **settings)) as client:
+            response = await client.get(path)
+            api = await client.get("/api/v1/items/1")
+
+        assert_error(response, 404, "not_found")
+        assert api.json() == {"id": 1}
+
+    async def test_production_serves_docs_when_told_to(
+        self, make_app: AppFactory, running: ClientOpener
+    ) -> None:
+        app = make_app(
+            environment="production",
+            secret_key="p" * 48,
+            trusted_hosts=["testserver"],
+            jwt_issuer="https://auth.example.com",
+            docs_enabled=True,
+        )
+        async with running(app) as client:
+            statuses = [(await client.get(p)).status_code for p in ("/docs", "/openapi.json")]
+
+        assert statuses == [200, 200]

@@ -76,9 +76,11 @@ class TestAddressBucket:
 
 class TestSetting:
     def test_trusted_proxies_parse_from_a_list(self) -> None:
-        settings = ServiceSettings(_env_file=None, trusted_proxies="10.0.0.0/8, 192.0.2.7")
+        settings = ServiceSettings(
+            _env_file=None, environment="test", trusted_proxies="10.0.0.0/8, 192.0.2.7"
+        )
         assert [str(n) for n in settings.trusted_proxy_networks] == ["10.0.0.0/8", "192.0.2.7/32"]
 
     def test_a_typo_fails_at_start_up(self) -> None:
         with pytest.raises(ValueError, match="TRUSTED_PROXIES"):
-            ServiceSettings(_env_file=None, trusted_proxies="10.0.0.0/33")
+            ServiceSettings(_env_file=None, environment="test", trusted_proxies="10.0.0.0/33")

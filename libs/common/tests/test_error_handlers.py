@@ -7,10 +7,11 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
+from typing import Annotated
 
 import httpx
 import pytest
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Form, Request
 from pydantic import Field
 from sqlalchemy import String, bindparam, cast, select, text
 from starlette.exceptions import HTTPException
@@ -44,6 +45,16 @@ router = APIRouter()
 @router.post("/signups", status_code=201)
 async def signup(body: Signup) -> dict[str, str]:
     return {"email": body.email}
+
+
+@router.post("/forms")
+async def form(name: Annotated[str, Form()]) -> dict[str, str]:
+    return {"name": name}
+
+
+@router.get("/bad")
+async def bad() -> dict[str, str]:
+    raise HTTPException(status_code=400, detail="Not like that.")
 
 
 @router.post("/pings")
@@ -146,6 +157,18 @@ ECHO = CompiledQuery(select(cast(bindparam("value"), String)))
 @router.get("/redis")
 async def redis_ping(request: Request) -> dict[str, str]:
     await request.app.state.redis.ping()
+    return {}
+
+
+@router.get("/redis/busy")
+async def redis_busy(request: Request) -> dict[str, str]:
+    """Asks Redis while the pool's only connection is taken (REDIS_MAX_CONNECTIONS=1)."""
+    pool = request.app.state.redis.connection_pool
+    held = await pool.get_connection()
+    try:
+        await request.app.state.redis.ping()
+    finally:
+        await pool.release(held)
     return {}
 
 
@@ -274,6 +297,57 @@ class TestValidationErrors:
         assert error["message"] == "The request body is not valid JSON."
         assert error["details"][0]["type"] == "json_invalid"
         assert SECRET not in response.text
+
+    @pytest.mark.parametrize(
+        "content_type",
+        ["application/json", "application/json; charset=utf-8", "application/merge-patch+json"],
+    )
+    async def test_json_that_is_not_utf8_is_422_malformed_json_too(
+        self, client: httpx.AsyncClient, content_type: str
+    ) -> None:
+        """FastAPI answers it 400 "There was an error parsing the body"."""
+        response = await client.post(
+            "/api/v1/signups",
+            content=b'{"email": "\xff\xfe", "password": "' + SECRET.encode() + b'"}',
+            headers={"Content-Type": content_type},
+        )
+
+        error = assert_error(response, 422, "malformed_json")
+        assert error["message"] == "The request body is not valid JSON."
+        assert error["details"] == [
+            {"loc": ["body"], "msg": "The body is not UTF-8 JSON", "type": "json_invalid"}
+        ]
+        assert SECRET not in response.text
+
+    @pytest.mark.parametrize(
+        ("content_type", "body"),
+        [
+            ("multipart/form-data", b"name=x"),
+            ("multipart/form-data; boundary=b", b"--b\r\nno colon here\r\n\r\nx\r\n--b--"),
+        ],
+        ids=["no boundary", "broken part"],
+    )
+    async def test_a_form_body_that_cannot_be_parsed_is_422_malformed_body(
+        self, client: httpx.AsyncClient, content_type: str, body: bytes
+    ) -> None:
+        """Starlette answers it 400 with the multipart parser's complaint."""
+        response = await client.post(
+            "/api/v1/forms", content=body, headers={"Content-Type": content_type}
+        )
+
+        error = assert_error(response, 422, "malformed_body")
+        assert error["message"] == "The request body could not be parsed."
+
+    async def test_a_well_formed_form_is_read(self, client: httpx.AsyncClient) -> None:
+        response = await client.post("/api/v1/forms", data={"name": "ada"})
+
+        assert response.json() == {"name": "ada"}
+
+    async def test_a_400_a_route_raises_stays_a_400(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/api/v1/bad")
+
+        error = assert_error(response, 400, "bad_request")
+        assert error["message"] == "Not like that."
 
 
 class TestHttpErrors:
@@ -443,3 +517,14 @@ class TestOutages:
 
         error = assert_error(response, 503, "redis_unavailable")
         assert "127.0.0.1" not in error["message"]
+
+    async def test_a_saturated_redis_pool_is_503_redis_busy_with_retry_after(
+        self, make_app: AppFactory, running: ClientOpener
+    ) -> None:
+        app = make_app(routers=[router], redis_max_connections=1, redis_pool_timeout=0.1)
+        async with running(app) as client:
+            response = await client.get("/api/v1/redis/busy")
+
+        error = assert_error(response, 503, "redis_busy")
+        assert error["message"] == "The service is busy; try again shortly."
+        assert response.headers["retry-after"] == "1"

@@ -1,5 +1,7 @@
 """Liveness (`/health`: the process answers) and readiness (`/health/ready`: the database and
-Redis answer too), so orchestrators restart on the first and stop routing on the second."""
+Redis answer too), so orchestrators restart on the first and stop routing on the second.
+Readiness asks over connections of its own: a process whose request pools are saturated is
+busy, not broken, and must not be taken out of rotation for it."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from contextlib import AbstractAsyncContextManager
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from common import health
 from common.health import run_checks
@@ -65,6 +68,32 @@ class TestReadiness:
         assert response.json() == {
             "status": "unavailable",
             "checks": {"database": "ok", "redis": "unavailable"},
+        }
+
+    async def test_ok_while_every_request_connection_is_taken(
+        self, make_app: AppFactory, running: ClientOpener
+    ) -> None:
+        app = make_app(
+            db_pool_size=1,
+            db_max_overflow=0,
+            db_pool_timeout=5,
+            redis_max_connections=1,
+            redis_pool_timeout=5,
+        )
+        async with running(app) as client:
+            redis_pool = app.state.redis.connection_pool
+            held_redis = await redis_pool.get_connection()
+            try:
+                async with app.state.database.engine.connect() as held_database:
+                    await held_database.execute(text("SELECT 1"))
+                    response = await client.get("/health/ready")
+            finally:
+                await redis_pool.release(held_redis)
+
+        assert response.status_code == 200
+        assert response.json() == {
+            "status": "ok",
+            "checks": {"database": "ok", "redis": "ok"},
         }
 
     async def test_503_naming_the_database_when_it_is_down(

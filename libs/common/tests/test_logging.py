@@ -14,7 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
+from sqlalchemy import text
 
 from common.context import request_id_var
 from common.logging import (
@@ -35,6 +36,9 @@ JWT = (
     ".eyJzdWIiOiIxMjM0NTY3ODkwIiwiZXhwIjoxNzAwMDAwMDAwfQ"
     ".c2lnbmF0dXJlLWJ5dGVzLWhlcmU"
 )
+
+
+ARGON2 = "$argon2id$v=19$m=19456,t=2,p=1$+h4Lqgdj/s5W8Hl+7F2X4g$EpjFNDV1lXq0Ckb6Z7+7bA"
 
 
 def settings(**overrides: Any) -> ServiceSettings:
@@ -95,6 +99,34 @@ class TestRedact:
 
         assert redact(text) == text
 
+    @pytest.mark.parametrize("variant", ["argon2id", "argon2i", "argon2d"])
+    def test_masks_an_argon2_hash(self, variant: str) -> None:
+        stored = ARGON2.replace("argon2id", variant)
+
+        assert redact(f"('a@example.com', '{stored}', None)") == (
+            "('a@example.com', '[redacted-hash]', None)"
+        )
+
+    def test_masks_a_bcrypt_hash(self) -> None:
+        stored = "$2b$12$" + "a" * 53
+
+        assert redact(f"hash={stored} next") == "hash=[redacted-hash] next"
+
+    def test_masks_the_row_postgresql_quotes_in_a_constraint_error(self) -> None:
+        detail = (
+            "DETAIL:  Failing row contains (u@example.com, null, secret (with parens), t).\n"
+            "[SQL: UPDATE users SET is_active=$1]"
+        )
+
+        assert redact(detail) == (
+            "DETAIL:  Failing row contains [redacted-row].\n[SQL: UPDATE users SET is_active=$1]"
+        )
+
+    def test_masks_a_private_key_block(self) -> None:
+        pem = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----"
+
+        assert redact(f"key: {pem} done") == "key: [redacted-private-key] done"
+
 
 class TestJsonFormatter:
     def test_a_line_is_one_json_object_with_the_standard_fields(self) -> None:
@@ -149,6 +181,21 @@ class TestJsonFormatter:
 
         entry = json.loads(stream.getvalue())
         assert (entry["user_id"], entry["attempt"]) == ("u-1", 2)
+
+    def test_secrets_in_extra_fields_are_redacted(self) -> None:
+        logger, stream = capture(JsonFormatter())
+
+        logger.info(
+            "login",
+            extra={"token": JWT, "row": {"password_hash": ARGON2}, "user_id": "u-1", "tries": 2},
+        )
+
+        entry = json.loads(stream.getvalue())
+        assert JWT not in stream.getvalue()
+        assert ARGON2 not in stream.getvalue()
+        assert entry["token"] == "[redacted-jwt]"
+        assert "[redacted-hash]" in entry["row"]
+        assert (entry["user_id"], entry["tries"]) == ("u-1", 2)
 
     def test_tokens_in_the_message_are_redacted(self) -> None:
         logger, stream = capture(JsonFormatter())
@@ -223,7 +270,10 @@ class TestLogFileFor:
 
     def test_no_file_in_production_by_default(self) -> None:
         production = settings(
-            environment="production", secret_key="s" * 40, trusted_hosts=["api.example.com"]
+            environment="production",
+            secret_key="s" * 40,
+            trusted_hosts=["api.example.com"],
+            jwt_issuer="https://auth.example.com",
         )
 
         assert log_file_for(production) is None
@@ -236,7 +286,10 @@ class TestConfigureLogging:
     ) -> None:
         configure_logging(
             settings(
-                environment="production", secret_key="s" * 40, trusted_hosts=["api.example.com"]
+                environment="production",
+                secret_key="s" * 40,
+                trusted_hosts=["api.example.com"],
+                jwt_issuer="https://auth.example.com",
             )
         )
 
@@ -291,13 +344,24 @@ class TestConfigureLogging:
         assert "line number 59" in log_file.read_text(encoding="utf-8")
 
     def test_calling_twice_replaces_the_handlers(self) -> None:
+        root = logging.getLogger()
+        foreign = set(root.handlers)
         configure_logging(settings())
         configure_logging(settings())
 
+        [ours] = [handler for handler in root.handlers if handler not in foreign]
+        assert isinstance(ours, logging.StreamHandler)
+        assert ours.stream is sys.stderr
+
+    def test_handlers_someone_else_added_stay(self) -> None:
+        """An error tracker's handler, or the test harness's log scan, survives (re)configuring."""
         root = logging.getLogger()
-        assert len(root.handlers) == 1
-        assert isinstance(root.handlers[0], logging.StreamHandler)
-        assert root.handlers[0].stream is sys.stderr
+        theirs = logging.NullHandler()
+        root.addHandler(theirs)
+        configure_logging(settings())
+        configure_logging(settings())
+
+        assert theirs in root.handlers
 
     def test_the_level_comes_from_the_settings(self, capsys: pytest.CaptureFixture[str]) -> None:
         configure_logging(settings(log_level="warning"))
@@ -346,6 +410,46 @@ class TestConfigureLogging:
 
 
 class TestRequestLines:
+    async def test_a_failing_statement_logs_neither_its_parameters_nor_the_row(
+        self,
+        make_app: AppFactory,
+        running: ClientOpener,
+        tmp_path: Path,
+        restore_root_logging: None,
+    ) -> None:
+        """The review's finding: a NOT NULL violation while updating an account answered 500
+        and the error line carried the account's argon2 hash, in the statement's parameters and
+        in the row PostgreSQL quotes in its DETAIL."""
+        log_file = tmp_path / "errors.log"
+        router = APIRouter()
+
+        @router.post("/accounts")
+        async def store(request: Request) -> dict[str, str]:
+            async with request.app.state.database.engine.connect() as connection:
+                await connection.execute(
+                    text(
+                        "CREATE TEMPORARY TABLE account "
+                        "(email text, password_hash text, is_active boolean NOT NULL)"
+                    )
+                )
+                await connection.execute(
+                    text("INSERT INTO account VALUES (:email, :hash, :active)"),
+                    {"email": "ada@example.com", "hash": ARGON2, "active": None},
+                )
+            return {}
+
+        app = make_app(routers=[router], log_file=log_file, log_json=True)
+        async with running(app) as client:
+            response = await client.post("/api/v1/accounts")
+
+        assert response.status_code == 500
+        written = log_file.read_text(encoding="utf-8")
+        [error] = [json.loads(line) for line in written.splitlines() if '"ERROR"' in line]
+        assert "NotNullViolationError" in error["exc_info"]
+        assert "Failing row contains [redacted-row]" in error["exc_info"]
+        assert "$argon2" not in written
+        assert ARGON2.rsplit("$", maxsplit=1)[-1] not in written
+
     async def test_every_line_of_a_request_carries_its_id(
         self,
         make_app: AppFactory,

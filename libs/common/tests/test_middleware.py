@@ -1,5 +1,5 @@
 """The middleware every service runs, as `create_service_app` wires it: request ids, timing,
-security headers, trusted hosts, CORS and compression."""
+security headers, trusted hosts, CORS, compression and the limit on request headers."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 
 from common.context import get_request_id
-from common.testing import assert_error
+from common.testing import assert_error, serve_app
 
 AppFactory = Callable[..., FastAPI]
 ClientOpener = Callable[[FastAPI], AbstractAsyncContextManager[httpx.AsyncClient]]
@@ -211,6 +211,7 @@ class TestSecurityHeaders:
             environment="production",
             secret_key=STRONG_KEY,
             trusted_hosts=["testserver"],
+            jwt_issuer="https://auth.example.com",
         )
         async with running(app) as client:
             response = await client.get("/api/v1/ping")
@@ -338,3 +339,59 @@ class TestCompression:
 
         assert "content-encoding" not in response.headers
         assert len(response.content) > 4000
+
+
+class TestHeaderSizeLimit:
+    """Against real uvicorn: the server itself (httptools) takes megabytes of headers."""
+
+    @pytest.fixture
+    async def served(self, make_app: AppFactory, running: ClientOpener) -> AsyncIterator[str]:
+        app = make_app(routers=[router], max_headers_size=4096, max_header_field_size=1024)
+        async with running(app), serve_app(app) as base_url:
+            yield base_url
+
+    async def test_a_two_megabyte_header_is_431_with_the_json_error(
+        self, make_app: AppFactory, running: ClientOpener
+    ) -> None:
+        app = make_app(routers=[router])  # the default limits
+        async with running(app), serve_app(app) as base_url, httpx.AsyncClient() as client:
+            response = await client.get(
+                f"{base_url}/api/v1/ping", headers={"X-Padding": "a" * (2 * 1024 * 1024)}
+            )
+
+        error = assert_error(response, 431, "headers_too_large")
+        assert "8192" in error["message"]
+        assert response.headers["cache-control"] == "no-store"
+        assert "aaaa" not in response.text
+
+    async def test_one_header_over_the_field_limit_is_431(self, served: str) -> None:
+        async with httpx.AsyncClient() as client:
+            response = await client.get(f"{served}/api/v1/ping", headers={"X-Padding": "a" * 1025})
+
+        error = assert_error(response, 431, "headers_too_large")
+        assert error["message"] == "A request header is larger than 1024 bytes."
+
+    async def test_headers_over_the_total_limit_are_431(self, served: str) -> None:
+        # Each header within the field limit, together over the total.
+        headers = {f"X-Padding-{n}": "a" * 900 for n in range(5)}
+        async with httpx.AsyncClient() as client:
+            response = await client.get(f"{served}/api/v1/ping", headers=headers)
+
+        error = assert_error(response, 431, "headers_too_large")
+        assert error["message"] == "The request headers are larger than 4096 bytes."
+
+    async def test_headers_within_both_limits_pass(self, served: str) -> None:
+        headers = {f"X-Padding-{n}": "a" * 900 for n in range(3)}
+        async with httpx.AsyncClient() as client:
+            response = await client.get(f"{served}/api/v1/ping", headers=headers)
+
+        assert response.status_code == 200
+        assert response.json()["request_id"] == response.headers["x-request-id"]
+
+    async def test_the_route_does_not_run(self, served: str) -> None:
+        async with httpx.AsyncClient() as client:
+            response = await client.post(
+                f"{served}/api/v1/echo", json={"a": "b"}, headers={"X-Padding": "a" * 2048}
+            )
+
+        assert_error(response, 431, "headers_too_large")

@@ -1,5 +1,5 @@
-"""`ServiceSettings`: values from the environment and `.env`, and a production mode that refuses
-to start with insecure values."""
+"""`ServiceSettings`: values from the environment and `.env`, and production, the default, that
+refuses to start with insecure values and says at once everything there is to fix."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from common.settings import DEV_SECRET_KEY, Environment, ServiceSettings
+from common.settings import DEV_SECRET_KEY, Environment, InsecureSettings, ServiceSettings
 
 STRONG_KEY = "k" * 48
 
@@ -21,14 +21,49 @@ def production(**overrides: Any) -> ServiceSettings:
         "secret_key": STRONG_KEY,
         "trusted_hosts": ["api.example.com"],
         "cors_origins": ["https://app.example.com"],
+        "jwt_issuer": "https://auth.example.com",
     }
     values.update(overrides)
     return ServiceSettings(_env_file=None, **values)
 
 
+def development(**overrides: Any) -> ServiceSettings:
+    return ServiceSettings(_env_file=None, environment="development", **overrides)
+
+
+@pytest.fixture(autouse=True)
+def unconfigured(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No setting in the environment (a developer's shell or `make` may have exported some):
+    each test says what it reads."""
+    for field in ServiceSettings.model_fields:
+        monkeypatch.delenv(field.upper(), raising=False)
+
+
 class TestDefaults:
+    def test_without_configuration_the_environment_is_production(self) -> None:
+        with pytest.raises(InsecureSettings) as caught:
+            ServiceSettings(_env_file=None)
+
+        assert caught.value.problems == [
+            "SECRET_KEY is the development default",
+            "TRUSTED_HOSTS allows any host",
+            "JWT_ISSUER is not an https URL (http://localhost:8001)",
+        ]
+
+    def test_the_refusal_says_what_to_fix_and_how_to_run_locally(self) -> None:
+        with pytest.raises(InsecureSettings) as caught:
+            ServiceSettings(_env_file=None)
+
+        message = str(caught.value)
+        assert message.startswith(
+            "ENVIRONMENT is production (the default when it is not set), which refuses:\n"
+        )
+        assert "\n  - SECRET_KEY is the development default\n" in message
+        assert "\n  - TRUSTED_HOSTS allows any host\n" in message
+        assert "ENVIRONMENT=development" in message
+
     def test_development_accepts_the_development_defaults(self) -> None:
-        settings = ServiceSettings(_env_file=None)
+        settings = development()
 
         assert settings.environment is Environment.DEVELOPMENT
         assert settings.secret_key.get_secret_value() == DEV_SECRET_KEY
@@ -37,13 +72,13 @@ class TestDefaults:
         assert not settings.is_production
 
     def test_secret_key_is_hidden_from_repr(self) -> None:
-        settings = ServiceSettings(_env_file=None, secret_key=STRONG_KEY)
+        settings = development(secret_key=STRONG_KEY)
 
         assert STRONG_KEY not in repr(settings)
         assert STRONG_KEY not in str(settings.model_dump())
 
     def test_settings_are_immutable(self) -> None:
-        settings = ServiceSettings(_env_file=None)
+        settings = development()
 
         with pytest.raises(ValidationError, match="frozen"):
             settings.service_name = "changed"  # type: ignore[misc]  # the point of the test
@@ -59,7 +94,21 @@ class TestJsonLogs:
 
     def test_an_explicit_choice_wins_over_the_environment(self) -> None:
         assert production(log_json=False).json_logs is False
-        assert ServiceSettings(_env_file=None, log_json=True).json_logs is True
+        assert development(log_json=True).json_logs is True
+
+
+class TestDocs:
+    def test_production_serves_no_docs_unless_told_to(self) -> None:
+        assert production().serves_docs is False
+        assert production(docs_enabled=True).serves_docs is True
+
+    @pytest.mark.parametrize("environment", ["development", "test"])
+    def test_other_environments_serve_them_unless_told_not_to(self, environment: str) -> None:
+        assert ServiceSettings(_env_file=None, environment=environment).serves_docs is True
+        assert (
+            ServiceSettings(_env_file=None, environment=environment, docs_enabled=False).serves_docs
+            is False
+        )
 
 
 class TestProductionRefusals:
@@ -70,42 +119,102 @@ class TestProductionRefusals:
         assert settings.trusted_hosts == ["api.example.com"]
 
     def test_refuses_the_development_secret_key(self) -> None:
-        with pytest.raises(ValidationError, match="SECRET_KEY is the development default"):
+        with pytest.raises(InsecureSettings, match="SECRET_KEY is the development default"):
             production(secret_key=DEV_SECRET_KEY)
 
     def test_refuses_a_secret_key_shorter_than_32_characters(self) -> None:
-        with pytest.raises(ValidationError, match="SECRET_KEY is shorter than 32 characters"):
+        with pytest.raises(InsecureSettings, match="SECRET_KEY is shorter than 32 characters"):
             production(secret_key="s" * 31)
 
     def test_accepts_a_secret_key_of_exactly_32_characters(self) -> None:
         assert len(production(secret_key="s" * 32).secret_key.get_secret_value()) == 32
 
     def test_refuses_the_default_wildcard_trusted_hosts(self) -> None:
-        values: dict[str, Any] = {"environment": "production", "secret_key": STRONG_KEY}
+        values: dict[str, Any] = {
+            "environment": "production",
+            "secret_key": STRONG_KEY,
+            "jwt_issuer": "https://auth.example.com",
+        }
 
-        with pytest.raises(ValidationError, match="TRUSTED_HOSTS allows any host"):
+        with pytest.raises(InsecureSettings, match="TRUSTED_HOSTS allows any host"):
             ServiceSettings(_env_file=None, **values)
 
     def test_refuses_a_wildcard_among_trusted_hosts(self) -> None:
-        with pytest.raises(ValidationError, match="TRUSTED_HOSTS allows any host"):
+        with pytest.raises(InsecureSettings, match="TRUSTED_HOSTS allows any host"):
             production(trusted_hosts=["api.example.com", "*"])
 
     def test_refuses_a_wildcard_cors_origin(self) -> None:
-        with pytest.raises(ValidationError, match="CORS_ORIGINS allows any origin"):
+        with pytest.raises(InsecureSettings, match="CORS_ORIGINS allows any origin"):
             production(cors_origins=["*"])
 
+    @pytest.mark.parametrize(
+        "origin",
+        [
+            "http://app.example.com",
+            "app.example.com",
+            "https://app.example.com/",
+            "https://app.example.com/path",
+            "https://user@app.example.com",
+            "https://localhost:3000",
+            "https://127.0.0.1",
+        ],
+    )
+    def test_refuses_a_cors_origin_that_is_not_a_public_https_origin(self, origin: str) -> None:
+        with pytest.raises(InsecureSettings, match=f"CORS_ORIGINS has {origin}"):
+            production(cors_origins=["https://app.example.com", origin])
+
+    def test_accepts_https_origins_with_a_port(self) -> None:
+        origins = ["https://app.example.com", "https://admin.example.com:8443"]
+
+        assert production(cors_origins=origins).cors_origins == origins
+
+    @pytest.mark.parametrize(
+        ("issuer", "problem"),
+        [
+            ("http://auth.example.com", "JWT_ISSUER is not an https URL"),
+            ("auth.example.com", "JWT_ISSUER is not an https URL"),
+            ("https://localhost:8001", "JWT_ISSUER points at this machine"),
+            ("https://auth.localhost", "JWT_ISSUER points at this machine"),
+            ("https://127.0.0.1:8001", "JWT_ISSUER points at this machine"),
+            ("https://127.8.9.10", "JWT_ISSUER points at this machine"),
+            ("https://[::1]:8001", "JWT_ISSUER points at this machine"),
+            ("https://0.0.0.0", "JWT_ISSUER points at this machine"),
+        ],
+    )
+    def test_refuses_an_issuer_that_is_not_public_https(self, issuer: str, problem: str) -> None:
+        with pytest.raises(InsecureSettings, match=problem):
+            production(jwt_issuer=issuer)
+
     def test_refuses_sql_echo(self) -> None:
-        with pytest.raises(ValidationError, match="DB_ECHO logs every statement"):
+        with pytest.raises(InsecureSettings, match="DB_ECHO logs every statement"):
             production(db_echo=True)
 
     def test_lists_every_problem_at_once(self) -> None:
-        with pytest.raises(ValidationError) as caught:
-            production(secret_key=DEV_SECRET_KEY, trusted_hosts=["*"], db_echo=True)
+        with pytest.raises(InsecureSettings) as caught:
+            production(
+                secret_key=DEV_SECRET_KEY,
+                trusted_hosts=["*"],
+                db_echo=True,
+                jwt_issuer="http://localhost:8001",
+            )
 
-        message = str(caught.value)
-        assert "SECRET_KEY is the development default" in message
-        assert "TRUSTED_HOSTS allows any host" in message
-        assert "DB_ECHO" in message
+        assert caught.value.problems == [
+            "SECRET_KEY is the development default",
+            "TRUSTED_HOSTS allows any host",
+            "DB_ECHO logs every statement and its parameters",
+            "JWT_ISSUER is not an https URL (http://localhost:8001)",
+        ]
+
+    def test_the_refusal_does_not_repeat_other_settings(self) -> None:
+        """Pydantic's own errors quote the input, the database password with it."""
+        with pytest.raises(InsecureSettings) as caught:
+            production(
+                secret_key=DEV_SECRET_KEY,
+                database_url="postgresql+asyncpg://app:hunter2-db@db.internal/app",
+            )
+
+        assert "hunter2-db" not in str(caught.value)
+        assert DEV_SECRET_KEY not in str(caught.value)
 
     def test_the_test_environment_is_not_held_to_production_rules(self) -> None:
         settings = ServiceSettings(_env_file=None, environment="test", db_echo=True)
@@ -113,7 +222,33 @@ class TestProductionRefusals:
         assert settings.db_echo is True
 
 
+class TestEveryEnvironment:
+    @pytest.mark.parametrize("environment", ["development", "test", "production"])
+    def test_refuses_the_null_cors_origin(self, environment: str) -> None:
+        """`Origin: null` is what sandboxed iframes and file:// pages send: any site can."""
+        values: dict[str, Any] = {
+            "environment": environment,
+            "secret_key": STRONG_KEY,
+            "trusted_hosts": ["api.example.com"],
+            "jwt_issuer": "https://auth.example.com",
+            "cors_origins": ["https://app.example.com", "null"],
+        }
+
+        with pytest.raises(ValidationError, match="the null origin"):
+            ServiceSettings(_env_file=None, **values)
+
+    def test_development_allows_plain_http_origins_and_issuer(self) -> None:
+        settings = development(cors_origins=["http://localhost:3000"])
+
+        assert settings.cors_origins == ["http://localhost:3000"]
+        assert settings.jwt_issuer == "http://localhost:8001"
+
+
 class TestEnvironmentVariables:
+    @pytest.fixture(autouse=True)
+    def _development(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("ENVIRONMENT", "development")
+
     def test_csv_cors_origins_parse_into_a_list(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("CORS_ORIGINS", "https://a.example.com,https://b.example.com")
 
@@ -159,7 +294,7 @@ class TestEnvironmentVariables:
         monkeypatch.setenv("ENVIRONMENT", "production")
         monkeypatch.setenv("TRUSTED_HOSTS", "api.example.com")
 
-        with pytest.raises(ValidationError, match="SECRET_KEY is the development default"):
+        with pytest.raises(InsecureSettings, match="SECRET_KEY is the development default"):
             ServiceSettings(_env_file=None)
 
     def test_out_of_range_values_are_refused(self, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -173,6 +308,7 @@ class TestDotEnvFile:
     def test_values_are_read_from_the_env_file(self, tmp_path: Path) -> None:
         env_file = tmp_path / ".env"
         env_file.write_text(
+            "ENVIRONMENT=development\n"
             "SERVICE_NAME=from-dotenv\nCORS_ORIGINS=https://a.test,https://b.test\n"
         )
 
@@ -185,13 +321,21 @@ class TestDotEnvFile:
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         env_file = tmp_path / ".env"
-        env_file.write_text("SERVICE_NAME=from-dotenv\n")
+        env_file.write_text("ENVIRONMENT=development\nSERVICE_NAME=from-dotenv\n")
         monkeypatch.setenv("SERVICE_NAME", "from-environment")
 
         assert ServiceSettings(_env_file=env_file).service_name == "from-environment"
 
     def test_unknown_variables_are_ignored(self, tmp_path: Path) -> None:
         env_file = tmp_path / ".env"
-        env_file.write_text("SOMETHING_ELSE=1\nSERVICE_NAME=known\n")
+        env_file.write_text("ENVIRONMENT=development\nSOMETHING_ELSE=1\nSERVICE_NAME=known\n")
 
         assert ServiceSettings(_env_file=env_file).service_name == "known"
+
+    def test_the_example_env_file_is_for_development(self) -> None:
+        """`make dev` copies it to `.env`: it must say development, not rely on a default."""
+        example = Path(__file__).resolve().parents[3] / ".env.example"
+
+        settings = ServiceSettings(_env_file=example)
+
+        assert settings.environment is Environment.DEVELOPMENT

@@ -5,5 +5,5 @@ from activity_service.settings import get_settings
 from common.db.migrations import run_migrations
 
 run_migrations(
-    metadata=ActivityBase.metadata, schema=SCHEMA, default_url=get_settings().database_url
+    metadata=ActivityBase.metadata, schema=SCHEMA, default_url=lambda: get_settings().database_url
 )

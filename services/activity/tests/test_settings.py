@@ -10,18 +10,20 @@ import pytest
 from pydantic import ValidationError
 
 from activity_service.settings import ActivitySettings
+from common.settings import InsecureSettings
 
 README = Path(__file__).resolve().parents[3] / "README.md"
 PRODUCTION: dict[str, Any] = {
     "environment": "production",
     "secret_key": "x" * 48,
     "trusted_hosts": "api.example.com",
+    "jwt_issuer": "https://auth.example.com",
 }
 
 
 class TestActivitySettings:
     def test_defaults(self) -> None:
-        settings = ActivitySettings(_env_file=None)
+        settings = ActivitySettings(_env_file=None, environment="development")
         assert (settings.service_name, settings.db_schema) == ("activity", "activity")
         assert (settings.audit_stream, settings.audit_consumer_group) == (
             "audit.events",
@@ -38,7 +40,7 @@ class TestActivitySettings:
 
     def test_production_refuses_the_development_secret(self) -> None:
         values = {k: v for k, v in PRODUCTION.items() if k != "secret_key"}
-        with pytest.raises(ValidationError, match="SECRET_KEY is the development default"):
+        with pytest.raises(InsecureSettings, match="SECRET_KEY is the development default"):
             ActivitySettings(_env_file=None, **values)
 
     @pytest.mark.parametrize(
@@ -60,7 +62,7 @@ class TestActivitySettings:
     def test_reads_the_environment(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("AUDIT_CONSUMER_BATCH_SIZE", "250")
         monkeypatch.setenv("AUDIT_CONSUMER_GROUP", "audit-archive")
-        settings = ActivitySettings(_env_file=None)
+        settings = ActivitySettings(_env_file=None, environment="development")
         assert (settings.audit_consumer_batch_size, settings.audit_consumer_group) == (
             250,
             "audit-archive",

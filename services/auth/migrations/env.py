@@ -4,4 +4,6 @@ from auth_service.models import SCHEMA, AuthBase
 from auth_service.settings import get_settings
 from common.db.migrations import run_migrations
 
-run_migrations(metadata=AuthBase.metadata, schema=SCHEMA, default_url=get_settings().database_url)
+run_migrations(
+    metadata=AuthBase.metadata, schema=SCHEMA, default_url=lambda: get_settings().database_url
+)

@@ -13,6 +13,8 @@ import jwt
 import pytest
 from fastapi import FastAPI
 
+from auth_service.settings import AuthSettings
+
 API = "/api/v1"
 
 
@@ -164,3 +166,25 @@ class TestUsage:
         result = run_cli("launch-rockets")
         assert result.returncode == 2
         assert "invalid choice" in result.stderr
+
+
+class TestUnconfigured:
+    def test_refuses_production_defaults_with_the_list_and_no_traceback(
+        self, tmp_path: Path
+    ) -> None:
+        """No ENVIRONMENT and no `.env`: production, whose refusal is the whole message."""
+        env = {k: v for k, v in os.environ.items() if k.lower() not in AuthSettings.model_fields}
+        result = subprocess.run(
+            [sys.executable, "-m", "auth_service.cli", "seed"],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=60,
+            check=False,
+        )
+
+        assert result.returncode == 1
+        assert result.stderr.startswith("error: ENVIRONMENT is production")
+        assert "  - SECRET_KEY is the development default\n" in result.stderr
+        assert "Traceback" not in result.stderr

@@ -1,7 +1,11 @@
-"""Settings of the auth service, and the README's promise to document every one of them."""
+"""Settings of the auth service: production refuses what would weaken it, naming every problem
+at once, and the README's promise to document every setting."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -9,38 +13,135 @@ import pytest
 from pydantic import ValidationError
 
 from auth_service.settings import AuthSettings
+from common.settings import InsecureSettings
+from common.testing import free_port
 
 README = Path(__file__).resolve().parents[3] / "README.md"
 PRODUCTION: dict[str, Any] = {
     "environment": "production",
     "secret_key": "x" * 48,
     "trusted_hosts": "api.example.com",
+    "jwt_issuer": "https://auth.example.com",
+    "public_url": "https://auth.example.com",
+    "password_reset_url": "https://app.example.com/reset-password?token={token}",
     "mail_backend": "smtp",
+    "smtp_starttls": True,
 }
+
+
+@pytest.fixture(autouse=True)
+def unconfigured(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No setting from a developer's shell: each test says what it reads."""
+    for field in AuthSettings.model_fields:
+        monkeypatch.delenv(field.upper(), raising=False)
+
+
+def production(**overrides: Any) -> AuthSettings:
+    return AuthSettings(_env_file=None, **{**PRODUCTION, **overrides})
 
 
 class TestAuthSettings:
     def test_a_complete_production_configuration_is_accepted(self) -> None:
-        settings = AuthSettings(_env_file=None, **PRODUCTION)
+        settings = production()
         assert settings.is_production
         assert settings.json_logs
 
     def test_production_refuses_mail_in_the_log(self) -> None:
-        with pytest.raises(ValidationError, match="MAIL_BACKEND=log"):
-            AuthSettings(_env_file=None, **{**PRODUCTION, "mail_backend": "log"})
+        with pytest.raises(InsecureSettings, match="MAIL_BACKEND=log"):
+            production(mail_backend="log")
+
+    def test_production_refuses_smtp_without_tls(self) -> None:
+        with pytest.raises(InsecureSettings, match="set SMTP_STARTTLS or SMTP_SSL"):
+            production(smtp_starttls=False, smtp_ssl=False)
+
+    def test_production_accepts_smtp_over_tls_from_the_start(self) -> None:
+        assert production(smtp_starttls=False, smtp_ssl=True).smtp_ssl
+
+    @pytest.mark.parametrize("field", ["public_url", "password_reset_url"])
+    @pytest.mark.parametrize(
+        ("url", "problem"),
+        [
+            ("http://auth.example.com/{token}", "is not an https URL"),
+            ("https://localhost:3000/{token}", "points at this machine"),
+            ("https://127.0.0.1/{token}", "points at this machine"),
+        ],
+    )
+    def test_production_refuses_urls_that_are_not_public_https(
+        self, field: str, url: str, problem: str
+    ) -> None:
+        with pytest.raises(InsecureSettings, match=f"{field.upper()} {problem}"):
+            production(**{field: url})
 
     def test_production_refuses_the_development_secret(self) -> None:
         values = {k: v for k, v in PRODUCTION.items() if k != "secret_key"}
-        with pytest.raises(ValidationError, match="SECRET_KEY is the development default"):
+        with pytest.raises(InsecureSettings, match="SECRET_KEY is the development default"):
             AuthSettings(_env_file=None, **values)
+
+    def test_one_refusal_names_the_services_problems_and_the_shared_ones(self) -> None:
+        with pytest.raises(InsecureSettings) as caught:
+            AuthSettings(_env_file=None, environment="production")
+
+        assert caught.value.problems == [
+            "SECRET_KEY is the development default",
+            "TRUSTED_HOSTS allows any host",
+            "JWT_ISSUER is not an https URL (http://localhost:8001)",
+            "MAIL_BACKEND=log writes reset links to the log; use smtp",
+            "PUBLIC_URL is not an https URL (http://localhost:8001)",
+            "PASSWORD_RESET_URL is not an https URL "
+            "(http://localhost:3000/reset-password?token={token})",
+        ]
 
     def test_the_reset_link_must_carry_the_token(self) -> None:
         with pytest.raises(ValidationError, match=r"\{token\}"):
-            AuthSettings(_env_file=None, password_reset_url="https://app.example.com/reset")
+            AuthSettings(
+                _env_file=None,
+                environment="development",
+                password_reset_url="https://app.example.com/reset",
+            )
 
     def test_the_password_minimum_cannot_go_below_eight(self) -> None:
         with pytest.raises(ValidationError):
-            AuthSettings(_env_file=None, password_min_length=6)
+            AuthSettings(_env_file=None, environment="development", password_min_length=6)
+
+
+class TestUnconfiguredStart:
+    def test_the_service_refuses_to_start_and_says_what_to_fix(self, tmp_path: Path) -> None:
+        """`uvicorn auth_service.main:create_app` with no settings at all (no variables, no
+        `.env`): production, which refuses every development default, all named at once."""
+        env = {k: v for k, v in os.environ.items() if k.lower() not in AuthSettings.model_fields}
+        try:
+            started = subprocess.run(  # noqa: S603 (our own interpreter and arguments)
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "auth_service.main:create_app",
+                    "--factory",
+                    "--port",
+                    str(free_port()),
+                ],
+                cwd=tmp_path,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise AssertionError("the unconfigured service started and kept running") from exc
+
+        assert started.returncode != 0
+        assert "ENVIRONMENT is production (the default when it is not set)" in started.stderr
+        for problem in (
+            "SECRET_KEY is the development default",
+            "TRUSTED_HOSTS allows any host",
+            "JWT_ISSUER is not an https URL",
+            "MAIL_BACKEND=log",
+            "PUBLIC_URL is not an https URL",
+            "PASSWORD_RESET_URL is not an https URL",
+        ):
+            assert f"  - {problem}" in started.stderr
+        assert "ENVIRONMENT=development" in started.stderr
 
 
 class TestReadme:

@@ -25,12 +25,14 @@ from redis.exceptions import RedisError
 from common.audit import OutboxMixin, OutboxRelay, RelayMetrics, stop_relay
 from common.db.session import Database
 from common.error_handlers import UnhandledErrorMiddleware, install_error_handlers
+from common.health import ReadinessChecks
 from common.health import router as health_router
 from common.logging import configure_logging
 from common.metrics import HttpMetrics, MetricsMiddleware, metrics_router
 from common.middleware import (
     REQUEST_ID_HEADER,
     BodySizeLimitMiddleware,
+    HeaderSizeLimitMiddleware,
     RequestContextMiddleware,
     SecurityHeadersMiddleware,
     TrustedHostMiddleware,
@@ -71,7 +73,7 @@ async def _start_revocation_feed(
         max_lag_seconds=settings.token_revocation_max_lag_seconds,
         fail_open=settings.token_revocation_fail_open,
     )
-    redis = create_redis(settings, single_connection=True)
+    redis = create_redis(settings, max_connections=1, blocking_reads=True)
     feed = RevocationFeed(
         redis,
         KeySpace(settings.redis_key_prefix).key(settings.token_revocation_stream),
@@ -109,7 +111,8 @@ def create_service_app(
         app.state.database = database
         app.state.redis = redis
         app.state.http = http
-        app.state.health_checks = {"database": database.ping, "redis": redis.ping}
+        readiness = ReadinessChecks(settings)
+        app.state.health_checks = readiness.checks
         source = jwks_source(app) if jwks_source else http_jwks_source(settings.jwks_url, http)
         revocations, feed_task, feed_redis = await _start_revocation_feed(settings)
         app.state.revocations = revocations
@@ -141,9 +144,11 @@ def create_service_app(
                 await feed_task
             await feed_redis.aclose()
             await http.aclose()
+            await readiness.aclose()
             await redis.aclose()
             await database.dispose()
 
+    docs = settings.serves_docs  # DOCS_ENABLED; off in production unless set
     app = FastAPI(
         title=title,
         description=description,
@@ -151,6 +156,9 @@ def create_service_app(
         lifespan=app_lifespan,
         openapi_tags=openapi_tags,
         swagger_ui_parameters={"persistAuthorization": True},
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     app.state.settings = settings
     install_error_handlers(app)
@@ -186,6 +194,11 @@ def _install_middleware(app: FastAPI, settings: ServiceSettings) -> None:
         )
     if "*" not in settings.trusted_hosts:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)
+    app.add_middleware(
+        HeaderSizeLimitMiddleware,
+        max_total_bytes=settings.max_headers_size,
+        max_field_bytes=settings.max_header_field_size,
+    )
     app.add_middleware(
         SecurityHeadersMiddleware,
         hsts=settings.is_production,

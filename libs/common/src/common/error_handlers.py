@@ -19,10 +19,12 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.context import request_id_from_scope
 from common.errors import DomainError
+from common.redis import RedisPoolExhausted
 
 logger = logging.getLogger(__name__)
 
@@ -77,20 +79,55 @@ def _clean_validation_errors(errors: Any) -> list[dict[str, Any]]:
     ]
 
 
+_MALFORMED_JSON = "The request body is not valid JSON."
+
+
 async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, RequestValidationError):
         return await unexpected_error_handler(request, exc)
     details = _clean_validation_errors(exc.errors())
     if any(d["type"] == "json_invalid" for d in details):
-        code, message = "malformed_json", "The request body is not valid JSON."
+        code, message = "malformed_json", _MALFORMED_JSON
     else:
         code, message = "validation_error", "The request is not valid."
     return error_response(422, code, message, request_id_from_scope(request.scope), details=details)
 
 
+# FastAPI answers a body it could not read at all (JSON that is not UTF-8) with a 400 of this
+# detail, and Starlette a multipart body without a boundary or with a broken part with a 400
+# raised while handling its MultiPartException. Every operation that takes a body documents 422
+# for malformed requests (JSON that does not parse already gets 422): these are 422 too.
+_UNREADABLE_BODY = "There was an error parsing the body"
+
+
+def _is_unreadable_body(exc: StarletteHTTPException) -> bool:
+    return exc.status_code == 400 and (
+        exc.detail == _UNREADABLE_BODY or isinstance(exc.__context__, MultiPartException)
+    )
+
+
+def _is_json(content_type: str | None) -> bool:
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+def _unreadable_body(request: Request) -> JSONResponse:
+    request_id = request_id_from_scope(request.scope)
+    if _is_json(request.headers.get("content-type")):
+        detail = {"loc": ["body"], "msg": "The body is not UTF-8 JSON", "type": "json_invalid"}
+        return error_response(422, "malformed_json", _MALFORMED_JSON, request_id, details=[detail])
+    return error_response(
+        422, "malformed_body", "The request body could not be parsed.", request_id
+    )
+
+
 async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, StarletteHTTPException):
         return await unexpected_error_handler(request, exc)
+    if _is_unreadable_body(exc):
+        return _unreadable_body(request)
     status = exc.status_code
     try:
         phrase = HTTPStatus(status).phrase
@@ -169,6 +206,20 @@ async def redis_error_handler(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def redis_busy_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Every Redis connection of this process stayed busy for REDIS_POOL_TIMEOUT: back-pressure,
+    like `database_busy`; Redis itself answers, so the client is told to retry, not that a
+    dependency is down."""
+    logger.warning("redis pool exhausted on %s", request.url.path)
+    return error_response(
+        503,
+        "redis_busy",
+        "The service is busy; try again shortly.",
+        request_id_from_scope(request.scope),
+        headers={"Retry-After": "1"},
+    )
+
+
 async def unexpected_error_handler(request: Request, exc: Exception) -> JSONResponse:
     request_id = request_id_from_scope(request.scope)
     logger.error(
@@ -219,5 +270,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(asyncpg.exceptions.DataError, database_error_handler)
     app.add_exception_handler(RedisConnectionError, redis_error_handler)
     app.add_exception_handler(RedisTimeoutError, redis_error_handler)
+    app.add_exception_handler(RedisPoolExhausted, redis_busy_handler)
     app.add_exception_handler(ConnectionError, connection_error_handler)
     app.add_exception_handler(Exception, unexpected_error_handler)

@@ -1,5 +1,10 @@
 """Liveness (`/health`: the process answers) and readiness (`/health/ready`: its dependencies
-answer too). Orchestrators restart on the first and stop routing on the second."""
+answer too). Orchestrators restart on the first and stop routing on the second.
+
+Readiness asks PostgreSQL and Redis over connections of its own (`ReadinessChecks`). Through the
+request pools it would wait behind a burst of traffic, time out and report a healthy dependency
+as down, and the orchestrator would take a busy replica out of rotation exactly when it is
+needed (and then the next one)."""
 
 from __future__ import annotations
 
@@ -12,10 +17,43 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from common.db.session import Database
+from common.redis import create_redis
+from common.settings import ServiceSettings
+
 logger = logging.getLogger(__name__)
 
 HealthCheck = Callable[[], Awaitable[object]]
 CHECK_TIMEOUT_SECONDS = 2.0
+# Connections readiness keeps to each dependency: probes of an orchestrator and a load balancer
+# may overlap; more would only wait for each other.
+READINESS_CONNECTIONS = 2
+
+
+class ReadinessChecks:
+    """`/health/ready`'s own small pools to PostgreSQL and Redis, apart from the requests'."""
+
+    def __init__(self, settings: ServiceSettings) -> None:
+        self._database = Database(
+            settings,
+            pool_size=READINESS_CONNECTIONS,
+            max_overflow=0,
+            pool_timeout=CHECK_TIMEOUT_SECONDS,
+            # A connection idle since the last probe may have been closed by the server.
+            pre_ping=True,
+            application_name=f"{settings.service_name}-readiness",
+        )
+        self._redis = create_redis(
+            settings, max_connections=READINESS_CONNECTIONS, pool_timeout=CHECK_TIMEOUT_SECONDS
+        )
+        self.checks: dict[str, HealthCheck] = {
+            "database": self._database.ping,
+            "redis": self._redis.ping,
+        }
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()
+        await self._database.dispose()
 
 
 class HealthResponse(BaseModel):

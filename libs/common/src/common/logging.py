@@ -2,7 +2,13 @@
 
 Development: coloured, aligned console lines and a rotating file. Production: one JSON object
 per line on stderr for the log collector. Every record carries the service name and the request
-id of the request it belongs to. Bearer tokens and JWTs that slip into a message are masked.
+id of the request it belongs to.
+
+Secrets that slip into a line are masked wherever they are (message, traceback, extra fields):
+bearer tokens, JWTs, password hashes, private keys, and the row PostgreSQL quotes when a
+constraint fails ("Failing row contains (...)": the whole row, password hash included). This is
+the second line of defence; the first is not to put them there (the engine hides statement
+parameters, `common.db.session`).
 """
 
 from __future__ import annotations
@@ -21,6 +27,15 @@ from common.settings import Environment, ServiceSettings
 
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+")
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
+# PHC strings of argon2 ($argon2id$v=19$m=...,t=...,p=...$salt$hash) and bcrypt ($2b$12$...).
+_PASSWORD_HASH = re.compile(
+    r"\$argon2(?:id|i|d)\$[A-Za-z0-9$=,+/.]*|\$2[abxy]?\$\d\d\$[./A-Za-z0-9]+"
+)
+_PRIVATE_KEY = re.compile(
+    r"-----BEGIN ([A-Z ]*)PRIVATE KEY-----.*?(?:-----END \1PRIVATE KEY-----|$)", re.DOTALL
+)
+# PostgreSQL's DETAIL of a NOT NULL or CHECK violation quotes the whole row, on one line.
+_FAILING_ROW = re.compile(r"(Failing row contains )\(.*\)")
 # Record attributes that are not extras; uvicorn's `color_message` is its message with ANSI
 # colours, noise in a JSON line.
 _STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {
@@ -31,7 +46,23 @@ _STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {
 
 
 def redact(text: str) -> str:
-    return _BEARER.sub(r"\1[redacted]", _JWT.sub("[redacted-jwt]", text))
+    text = _PRIVATE_KEY.sub("[redacted-private-key]", text)
+    text = _FAILING_ROW.sub(r"\1[redacted-row]", text)
+    text = _PASSWORD_HASH.sub("[redacted-hash]", text)
+    text = _JWT.sub("[redacted-jwt]", text)
+    return _BEARER.sub(r"\1[redacted]", text)
+
+
+def _redact_extra(value: Any) -> Any:
+    """Text is redacted; other values keep their JSON shape unless something in them had to
+    be masked, in which case the masked JSON text replaces them."""
+    if isinstance(value, str):
+        return redact(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    text = json.dumps(value, default=str, ensure_ascii=False)
+    masked = redact(text)
+    return value if masked == text else masked
 
 
 class ContextFilter(logging.Filter):
@@ -60,9 +91,11 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRS and key not in entry:
-                entry[key] = value
+                entry[key] = _redact_extra(value)
         if record.exc_info:
             entry["exc_info"] = redact(self.formatException(record.exc_info))
+        if record.stack_info:
+            entry["stack_info"] = redact(self.formatStack(record.stack_info))
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
@@ -98,8 +131,14 @@ def log_file_for(settings: ServiceSettings) -> Path | None:
     return None
 
 
+# Set on the root handlers `configure_logging` installs, so that calling it again replaces them
+# and only them: handlers others added (an error tracker's, the test harness's log scan) stay.
+_OURS = "_installed_by_common_logging"
+
+
 def configure_logging(settings: ServiceSettings) -> None:
-    """Replace the root handlers; safe to call more than once (tests build many apps)."""
+    """Replace the root handlers it installed before; safe to call more than once (tests build
+    many apps)."""
     context = ContextFilter(settings.service_name)
     console = logging.StreamHandler(sys.stderr)
     console.setFormatter(
@@ -120,11 +159,12 @@ def configure_logging(settings: ServiceSettings) -> None:
         )
         handlers.append(rotating)
     root = logging.getLogger()
-    for old in list(root.handlers):
+    for old in [h for h in root.handlers if getattr(h, _OURS, False)]:
         root.removeHandler(old)
         old.close()
     for handler in handlers:
         handler.addFilter(context)
+        setattr(handler, _OURS, True)
         root.addHandler(handler)
     root.setLevel(settings.log_level.upper())
     # Uvicorn's own handlers would print a second, unstructured copy of each line; our access

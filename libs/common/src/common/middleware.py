@@ -4,7 +4,8 @@
 well-formed, a new one otherwise), puts it in the logging context and the response, adds a
 `Server-Timing` header and writes one access-log line. `SecurityHeadersMiddleware` adds the
 headers a JSON API should always send. `TrustedHostMiddleware` refuses unknown Host headers with
-the JSON error body every other error uses.
+the JSON error body every other error uses. `HeaderSizeLimitMiddleware` and
+`BodySizeLimitMiddleware` refuse oversized requests (431, 413) with the same body.
 """
 
 from __future__ import annotations
@@ -151,6 +152,39 @@ class TrustedHostMiddleware:
         response = error_response(
             400, "invalid_host", "The Host header is not allowed.", request_id_from_scope(scope)
         )
+        await response(scope, receive, send)
+
+
+class HeaderSizeLimitMiddleware:
+    """Refuses requests whose headers are too large with a JSON 431: any one header (name and
+    value) over `max_field_bytes`, or all of them together over `max_total_bytes`.
+
+    Uvicorn with httptools accepts megabytes of headers (only its h11 parser stops at 16 KiB);
+    every layer after it then copies, decodes and searches them, so an oversized header is
+    refused here, before anything reads it."""
+
+    def __init__(self, app: ASGIApp, *, max_total_bytes: int, max_field_bytes: int) -> None:
+        self.app = app
+        self.max_total_bytes = max_total_bytes
+        self.max_field_bytes = max_field_bytes
+
+    def _problem(self, scope: Scope) -> str | None:
+        total = 0
+        for name, value in scope["headers"]:
+            size = len(name) + len(value)
+            if size > self.max_field_bytes:
+                return f"A request header is larger than {self.max_field_bytes} bytes."
+            total += size
+        if total > self.max_total_bytes:
+            return f"The request headers are larger than {self.max_total_bytes} bytes."
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        problem = self._problem(scope) if scope["type"] == "http" else None
+        if problem is None:
+            await self.app(scope, receive, send)
+            return
+        response = error_response(431, "headers_too_large", problem, request_id_from_scope(scope))
         await response(scope, receive, send)
 
 

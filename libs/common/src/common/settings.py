@@ -1,17 +1,21 @@
 """Settings every service shares; each service extends `ServiceSettings` with its own fields.
 
-Values come from the environment and a `.env` file. In production the class refuses to start
-with a development secret, a wildcard host list or debug logging of SQL, so a forgotten variable
-fails the deploy instead of weakening it.
+Values come from the environment and a `.env` file. The environment is production unless it says
+otherwise, and production refuses to start with anything insecure (a development secret, a
+wildcard host list, plain-http or loopback URLs, debug logging of SQL...), listing every problem
+at once: a process started without configuration, or with a forgotten variable, fails the deploy
+instead of weakening it. Development says so explicitly (`.env.example`, `make dev`).
 """
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Self
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from common.client import IPNetwork, parse_networks
@@ -34,6 +38,56 @@ def _split_csv(value: object) -> object:
 CsvList = Annotated[list[str], NoDecode]
 
 
+class InsecureSettings(Exception):
+    """Production refused these settings. Deliberately not a ValueError: pydantic would wrap it
+    in a ValidationError whose message quotes the input, DATABASE_URL's password with it."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        lines = "".join(f"  - {problem}\n" for problem in problems)
+        super().__init__(
+            "ENVIRONMENT is production (the default when it is not set), which refuses:\n"
+            f"{lines}"
+            "Fix these for production, or set ENVIRONMENT=development to run locally "
+            "(`make dev` and .env.example do)."
+        )
+
+
+def _points_at_this_machine(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+def public_https_url_problem(name: str, url: str) -> str | None:
+    """Why `url` is no URL for browsers and other machines to use in production, if it is not:
+    plain http (tokens and links readable and changeable on the way), or this machine."""
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        return f"{name} is not an https URL ({url})"
+    if _points_at_this_machine(parts.hostname):
+        return f"{name} points at this machine ({url})"
+    return None
+
+
+def _cors_origin_problem(origin: str) -> str | None:
+    parts = urlsplit(origin)
+    shaped = (
+        parts.scheme == "https"
+        and parts.hostname
+        and not (parts.path or parts.query or parts.fragment or parts.username)
+    )
+    if not shaped:
+        return f"CORS_ORIGINS has {origin}, which is not an https origin (https://host[:port])"
+    if parts.hostname and _points_at_this_machine(parts.hostname):
+        return f"CORS_ORIGINS has {origin}, which points at this machine"
+    return None
+
+
 class ServiceSettings(BaseSettings):
     """Base of every service's settings. Field names map to upper-case environment variables."""
 
@@ -42,7 +96,7 @@ class ServiceSettings(BaseSettings):
     )
 
     service_name: str = "service"
-    environment: Environment = Environment.DEVELOPMENT
+    environment: Environment = Environment.PRODUCTION
     api_prefix: str = "/api/v1"
 
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
@@ -56,6 +110,10 @@ class ServiceSettings(BaseSettings):
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_key_prefix: str = ""
+    # Connections per process; requests beyond them wait up to REDIS_POOL_TIMEOUT seconds for
+    # one to come free, then get 503 `redis_busy` (back-pressure, not an outage).
+    redis_max_connections: int = Field(default=50, ge=1)
+    redis_pool_timeout: float = Field(default=5.0, gt=0)
     celery_broker_url: str | None = None
 
     jwt_issuer: str = "http://localhost:8001"
@@ -94,7 +152,13 @@ class ServiceSettings(BaseSettings):
     trusted_proxies: Annotated[CsvList, Field(default_factory=list)]
     cors_origins: Annotated[CsvList, Field(default_factory=list)]
     trusted_hosts: Annotated[CsvList, Field(default_factory=lambda: ["*"])]
+    # /docs, /redoc and /openapi.json: served outside production unless set to false, in
+    # production only when set to true.
+    docs_enabled: bool | None = None
     max_body_size: int = Field(default=1024 * 1024, ge=1)
+    # Request headers (name and value bytes): all together, and any one of them.
+    max_headers_size: int = Field(default=16 * 1024, ge=1024)
+    max_header_field_size: int = Field(default=8 * 1024, ge=256)
     metrics_enabled: bool = True
 
     @model_validator(mode="before")
@@ -105,6 +169,16 @@ class ServiceSettings(BaseSettings):
                 if key in data:
                     data[key] = _split_csv(data[key])
         return data
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _refuse_the_null_origin(cls, origins: list[str]) -> list[str]:
+        if any(origin.lower() == "null" for origin in origins):
+            raise ValueError(
+                "CORS_ORIGINS has the null origin, which sandboxed iframes and local files "
+                "of any site send"
+            )
+        return origins
 
     @model_validator(mode="after")
     def _check_trusted_proxies(self) -> Self:
@@ -122,24 +196,37 @@ class ServiceSettings(BaseSettings):
     def _refuse_insecure_production(self) -> Self:
         if self.environment is not Environment.PRODUCTION:
             return self
+        problems = self.production_problems()
+        if problems:
+            raise InsecureSettings(problems)
+        return self
+
+    def production_problems(self) -> list[str]:
+        """What production refuses in these settings. Services extend the list with their own
+        (call super()), so that one refusal names everything there is to fix."""
         problems: list[str] = []
         if self.secret_key.get_secret_value() == DEV_SECRET_KEY:
             problems.append("SECRET_KEY is the development default")
-        if len(self.secret_key.get_secret_value()) < 32:
+        elif len(self.secret_key.get_secret_value()) < 32:
             problems.append("SECRET_KEY is shorter than 32 characters")
         if "*" in self.trusted_hosts:
             problems.append("TRUSTED_HOSTS allows any host")
         if "*" in self.cors_origins:
             problems.append("CORS_ORIGINS allows any origin")
+        else:
+            problems.extend(filter(None, map(_cors_origin_problem, self.cors_origins)))
         if self.db_echo:
             problems.append("DB_ECHO logs every statement and its parameters")
-        if problems:
-            raise ValueError("insecure production settings: " + "; ".join(problems))
-        return self
+        problems.extend(filter(None, [public_https_url_problem("JWT_ISSUER", self.jwt_issuer)]))
+        return problems
 
     @property
     def is_production(self) -> bool:
         return self.environment is Environment.PRODUCTION
+
+    @property
+    def serves_docs(self) -> bool:
+        return not self.is_production if self.docs_enabled is None else self.docs_enabled
 
     @property
     def json_logs(self) -> bool:

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import MetaData, func, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Mapped
@@ -117,6 +118,23 @@ class TestConnections:
         await database.dispose()
 
         assert (before, await open_connections()) == (1, 0)
+
+
+class TestErrors:
+    async def test_statement_parameters_stay_out_of_error_messages(
+        self, database: Database
+    ) -> None:
+        """SQLAlchemy writes a failed statement's parameters into the exception's message,
+        which ends up in the error log: a password hash being stored, a token being checked."""
+        secret = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo"
+        statement = text("INSERT INTO note (id, body) VALUES (CAST(:id AS uuid), :body)")
+        async with database.engine.connect() as connection:
+            with pytest.raises(DBAPIError) as caught:
+                await connection.execute(statement, {"id": "not-a-uuid", "body": secret})
+
+        assert "not-a-uuid" in str(caught.value)  # PostgreSQL names the bad value itself
+        assert secret not in str(caught.value)
+        assert "hidden" in str(caught.value)
 
 
 class TestPool:

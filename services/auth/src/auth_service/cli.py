@@ -28,6 +28,7 @@ from auth_service.settings import AuthSettings, get_settings
 from common.db import Database
 from common.errors import DomainError
 from common.logging import configure_logging
+from common.settings import InsecureSettings
 
 _email = TypeAdapter(EmailStr)
 
@@ -161,7 +162,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except InsecureSettings as exc:  # the message is the list of what to fix
+        sys.stderr.write(f"error: {exc}\n")
+        return 1
     configure_logging(settings.model_copy(update={"log_file": None}))
     try:
         asyncio.run(args.run(settings, args))

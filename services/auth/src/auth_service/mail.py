@@ -36,12 +36,24 @@ def send(settings: AuthSettings, message: EmailMessage) -> None:
             message.get_content(),
         )
         return
-    smtp_class = smtplib.SMTP_SSL if settings.smtp_ssl else smtplib.SMTP
-    with smtp_class(
-        settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_seconds
-    ) as smtp:
+    # A verifying context for both kinds of TLS: smtplib.SMTP_SSL without one checks neither the
+    # certificate nor the host name, and hands reset links to anyone in between.
+    context = ssl.create_default_context()
+    smtp: smtplib.SMTP
+    if settings.smtp_ssl:
+        smtp = smtplib.SMTP_SSL(
+            settings.smtp_host,
+            settings.smtp_port,
+            timeout=settings.smtp_timeout_seconds,
+            context=context,
+        )
+    else:
+        smtp = smtplib.SMTP(
+            settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_seconds
+        )
+    with smtp:
         if settings.smtp_starttls and not settings.smtp_ssl:
-            smtp.starttls(context=ssl.create_default_context())
+            smtp.starttls(context=context)
         if settings.smtp_username and settings.smtp_password:
             smtp.login(settings.smtp_username, settings.smtp_password.get_secret_value())
         smtp.send_message(message)

@@ -1,13 +1,17 @@
-"""Settings of the auth service (environment variables of the same names, upper-case)."""
+"""Settings of the auth service (environment variables of the same names, upper-case).
+
+Production refuses, on top of what every service refuses: reset links written to the log or
+mailed without TLS, and a PUBLIC_URL or PASSWORD_RESET_URL that is plain http or this machine.
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal, Self
+from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator
 
-from common.settings import ServiceSettings
+from common.settings import ServiceSettings, public_https_url_problem
 
 
 class AuthSettings(ServiceSettings):
@@ -50,13 +54,29 @@ class AuthSettings(ServiceSettings):
     smtp_ssl: bool = False
     smtp_timeout_seconds: float = 10.0
 
-    @model_validator(mode="after")
-    def _refuse_logged_mail_in_production(self) -> Self:
-        if self.is_production and self.mail_backend == "log":
-            raise ValueError("MAIL_BACKEND=log writes reset links to the log; use smtp")
-        if "{token}" not in self.password_reset_url:
+    @field_validator("password_reset_url")
+    @classmethod
+    def _reset_url_carries_the_token(cls, url: str) -> str:
+        if "{token}" not in url:
             raise ValueError("PASSWORD_RESET_URL must contain {token}")
-        return self
+        return url
+
+    def production_problems(self) -> list[str]:
+        problems = super().production_problems()
+        if self.mail_backend == "log":
+            problems.append("MAIL_BACKEND=log writes reset links to the log; use smtp")
+        elif not (self.smtp_starttls or self.smtp_ssl):
+            problems.append(
+                "MAIL_BACKEND=smtp sends reset links in clear text; set SMTP_STARTTLS or SMTP_SSL"
+            )
+        for name, url in (
+            ("PUBLIC_URL", self.public_url),
+            ("PASSWORD_RESET_URL", self.password_reset_url),
+        ):
+            problem = public_https_url_problem(name, url)
+            if problem:
+                problems.append(problem)
+        return problems
 
 
 @lru_cache

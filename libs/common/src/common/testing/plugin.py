@@ -10,6 +10,10 @@ Fixtures:
   such as an append-only table's, are disabled for it and restored exactly).
 - `redis_url`, `redis_prefix`: the Redis to use and a key prefix unique to the test.
 
+The log scan (`common.testing.log_scan`): every record logged during the run is searched for
+secrets (password hashes, JWTs, bearer tokens, private keys, quoted database rows) as our
+handlers would write it; a run whose logs carry one fails, with the findings in its summary.
+
 Postgres and Redis are found at TEST_POSTGRES_URL and TEST_REDIS_URL, by default the local
 servers on 127.0.0.1.
 """
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -28,6 +33,8 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from redis.asyncio import Redis
+
+from common.testing.log_scan import LogScan
 
 ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -42,6 +49,40 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="alembic.ini of every service whose migrations the test database gets",
         default=[],
     )
+
+
+class LogScanPlugin:
+    """Attaches a `LogScan` to the root logger for the whole session and fails the run if it
+    found anything. `configure_logging` leaves handlers it did not install alone, so the
+    scan stays attached while the tests build apps."""
+
+    def __init__(self) -> None:
+        self.scan = LogScan()
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        logging.getLogger().addHandler(self.scan)
+
+    def pytest_runtest_logstart(self, nodeid: str, location: object) -> None:
+        self.scan.current_test = nodeid
+
+    def pytest_runtest_logfinish(self, nodeid: str, location: object) -> None:
+        self.scan.current_test = f"(after {nodeid})"
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        logging.getLogger().removeHandler(self.scan)
+        if self.scan.findings and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if not self.scan.findings:
+            return
+        terminalreporter.section("secrets in the logs: the run fails", sep="=", red=True)
+        for line in self.scan.report():
+            terminalreporter.line(line, red=True)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(LogScanPlugin(), "common-log-scan")
 
 
 def asyncpg_url(url: str) -> str:

@@ -33,8 +33,8 @@ benchmark, with the exact command that produced it. Do not edit the sections by 
   --no-access-log`) on free loopback ports, started in a scratch directory so no `.env` applies.
   Settings are production's: `ENVIRONMENT=production` (a random 48-character `SECRET_KEY`,
   `TRUSTED_HOSTS=127.0.0.1,localhost`, `MAIL_BACKEND=smtp` with STARTTLS, an https
-  `JWT_ISSUER`, `PUBLIC_URL` and `PASSWORD_RESET_URL` that are only names under `.invalid`,
-  JSON logs at INFO), with
+  `JWT_ISSUER`, `PUBLIC_URL`, `PASSWORD_RESET_URL` and `EMAIL_VERIFICATION_URL` that are only
+  names under `.invalid`, JSON logs at INFO), with
   `ACCESS_LOG=false` (a log line per request would measure the log pipe, not the service).
   Metrics, security headers, request ids, GZip and TrustedHost stay on; the database pool is
   the default (10 + 10 overflow).

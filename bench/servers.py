@@ -56,6 +56,7 @@ def production_env(*, database_url: str, redis_url: str, redis_prefix: str) -> d
         "JWT_ISSUER": ISSUER,
         "PUBLIC_URL": ISSUER,
         "PASSWORD_RESET_URL": "https://app.bench.invalid/reset-password?token={token}",
+        "EMAIL_VERIFICATION_URL": "https://app.bench.invalid/verify-email?token={token}",
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "REDIS_KEY_PREFIX": redis_prefix,

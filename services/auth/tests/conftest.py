@@ -32,6 +32,8 @@ from common.testing import free_port, serve_app
 from common.testing.plugin import RUN_ID
 
 PASSWORD = "correct horse battery staple"
+RESET_SUBJECT = "Reset your password"
+VERIFY_SUBJECT = "Confirm your e-mail address"
 API = "/api/v1"
 
 
@@ -113,7 +115,8 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 async def live(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the same app served by uvicorn on a loopback port: for attacks that depend
     on real concurrency (requests in flight at once over their own connections)."""
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    # Idle connections expire before uvicorn's 5 s keep-alive timeout closes them under us.
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200, keepalive_expiry=1.0)
     async with (
         serve_app(app) as base_url,
         httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as http,
@@ -216,8 +219,12 @@ class MailRecorder:
         self.messages.append(message_from_bytes(envelope.content, policy=email_policy.default))
         return "250 Message accepted for delivery"
 
-    def to(self, address: str) -> list[EmailMessage]:
-        return [m for m in self.messages if m["To"] == address]
+    def to(self, address: str, subject: str | None = None) -> list[EmailMessage]:
+        return [
+            m
+            for m in self.messages
+            if m["To"] == address and (subject is None or m["Subject"] == subject)
+        ]
 
 
 @pytest.fixture(scope="module")
@@ -288,11 +295,16 @@ def celery_worker(
 
 
 async def wait_for_mail(
-    recorder: MailRecorder, address: str, worker: subprocess.Popen[bytes], count: int = 1
+    recorder: MailRecorder,
+    address: str,
+    worker: subprocess.Popen[bytes],
+    count: int = 1,
+    subject: str | None = None,
 ) -> list[EmailMessage]:
-    """Wait until `count` messages reached `address` (the worker runs asynchronously)."""
+    """Wait until `count` messages (of `subject`) reached `address` (the worker runs
+    asynchronously)."""
     for _ in range(300):
-        messages = recorder.to(address)
+        messages = recorder.to(address, subject)
         if len(messages) >= count:
             return messages
         if worker.poll() is not None:
@@ -307,7 +319,9 @@ async def wait_for_mail(
 def mail_waiter(
     smtp_server: tuple[MailRecorder, int], celery_worker: subprocess.Popen[bytes]
 ) -> Callable[..., Awaitable[list[EmailMessage]]]:
-    async def _wait(address: str, count: int = 1) -> list[EmailMessage]:
-        return await wait_for_mail(smtp_server[0], address, celery_worker, count)
+    async def _wait(
+        address: str, count: int = 1, subject: str | None = RESET_SUBJECT
+    ) -> list[EmailMessage]:
+        return await wait_for_mail(smtp_server[0], address, celery_worker, count, subject)
 
     return _wait

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 
 from auth_service.settings import AuthSettings
+from common.testing import assert_error
 
 API = "/api/v1"
 
@@ -62,22 +64,60 @@ class TestCreateAdmin:
             "roles"
         ] == ["super_admin"]
 
-    async def test_promotes_an_existing_account_without_touching_its_password(
-        self, run_cli: Any, client: httpx.AsyncClient, register: Any
+    async def test_refuses_an_account_someone_registered_in_advance(
+        self, run_cli: Any, client: httpx.AsyncClient, register: Any, password: str
     ) -> None:
-        account = await register()
+        squatter = await register(email="ops@example.com")
         result = run_cli(
-            "create-admin", "--email", account.email, "--password-stdin", stdin="ignored anyway!\n"
+            "create-admin",
+            "--email",
+            squatter.email,
+            "--password-stdin",
+            stdin="the operator's passphrase\n",
+        )
+        assert result.returncode == 1
+        assert "--grant-existing" in result.stderr
+        login = await client.post(
+            f"{API}/auth/login", json={"email": squatter.email, "password": password}
+        )
+        claims = jwt.decode(login.json()["access_token"], options={"verify_signature": False})
+        assert claims["roles"] == ["user"]
+
+    async def test_grant_existing_replaces_the_password_and_ends_every_session(
+        self, run_cli: Any, client: httpx.AsyncClient, register: Any, password: str
+    ) -> None:
+        squatter = await register(email="ops@example.com")
+        operators = "the operator's own passphrase"
+        result = run_cli(
+            "create-admin",
+            "--email",
+            squatter.email,
+            "--password-stdin",
+            "--grant-existing",
+            stdin=operators + "\n",
         )
         assert result.returncode == 0, result.stderr
         assert "granted super_admin" in result.stdout
-        login = await client.post(
-            f"{API}/auth/login", json={"email": account.email, "password": account.password}
+        old_password = await client.post(
+            f"{API}/auth/login", json={"email": squatter.email, "password": password}
         )
-        roles = jwt.decode(login.json()["access_token"], options={"verify_signature": False})[
-            "roles"
-        ]
-        assert roles == ["super_admin", "user"]
+        assert_error(old_password, 401, "invalid_credentials")
+        refreshed = await client.post(
+            f"{API}/auth/refresh", json={"refresh_token": squatter.refresh_token}
+        )
+        assert refreshed.status_code == 401
+        login = await client.post(
+            f"{API}/auth/login", json={"email": squatter.email, "password": operators}
+        )
+        claims = jwt.decode(login.json()["access_token"], options={"verify_signature": False})
+        assert claims["roles"] == ["super_admin", "user"]
+        # The running service's relay publishes what the CLI wrote; its feed follows.
+        for _ in range(100):
+            me = await client.get(f"{API}/auth/me", headers=squatter.headers)
+            if me.status_code != 200:
+                break
+            await asyncio.sleep(0.05)
+        assert_error(me, 401, "token_revoked")
 
     async def test_asks_for_email_and_password_interactively(
         self, run_cli: Any, client: httpx.AsyncClient, password: str

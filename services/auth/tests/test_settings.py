@@ -24,6 +24,7 @@ PRODUCTION: dict[str, Any] = {
     "jwt_issuer": "https://auth.example.com",
     "public_url": "https://auth.example.com",
     "password_reset_url": "https://app.example.com/reset-password?token={token}",
+    "email_verification_url": "https://app.example.com/verify-email?token={token}",
     "mail_backend": "smtp",
     "smtp_starttls": True,
 }
@@ -57,7 +58,9 @@ class TestAuthSettings:
     def test_production_accepts_smtp_over_tls_from_the_start(self) -> None:
         assert production(smtp_starttls=False, smtp_ssl=True).smtp_ssl
 
-    @pytest.mark.parametrize("field", ["public_url", "password_reset_url"])
+    @pytest.mark.parametrize(
+        "field", ["public_url", "password_reset_url", "email_verification_url"]
+    )
     @pytest.mark.parametrize(
         ("url", "problem"),
         [
@@ -89,14 +92,15 @@ class TestAuthSettings:
             "PUBLIC_URL is not an https URL (http://localhost:8001)",
             "PASSWORD_RESET_URL is not an https URL "
             "(http://localhost:3000/reset-password?token={token})",
+            "EMAIL_VERIFICATION_URL is not an https URL "
+            "(http://localhost:3000/verify-email?token={token})",
         ]
 
-    def test_the_reset_link_must_carry_the_token(self) -> None:
+    @pytest.mark.parametrize("field", ["password_reset_url", "email_verification_url"])
+    def test_a_mailed_link_must_carry_the_token(self, field: str) -> None:
         with pytest.raises(ValidationError, match=r"\{token\}"):
-            AuthSettings(
-                _env_file=None,
-                environment="development",
-                password_reset_url="https://app.example.com/reset",
+            AuthSettings.model_validate(
+                {"environment": "development", field: "https://app.example.com/reset"}
             )
 
     def test_the_password_minimum_cannot_go_below_eight(self) -> None:

@@ -2,6 +2,7 @@
 
     python -m auth_service.cli seed
     python -m auth_service.cli create-admin [--email E] [--password-stdin] [--full-name N]
+                                            [--grant-existing]
     python -m auth_service.cli rotate-signing-key
     python -m auth_service.cli create-service-client NAME --permission P [--permission P ...]
 
@@ -83,8 +84,13 @@ async def _create_admin(settings: AuthSettings, args: argparse.Namespace) -> Non
             email=email,
             password=password,
             full_name=args.full_name,
+            grant_existing=args.grant_existing,
         )
-        verb = "created super_admin" if created else "granted super_admin to existing account"
+        verb = (
+            "created super_admin"
+            if created
+            else "granted super_admin to existing account (password replaced, sessions ended)"
+        )
         _say(f"{verb} {user.email} ({user.id})")
 
     try:
@@ -135,12 +141,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    admin = commands.add_parser("create-admin", help="create a super_admin (or promote one)")
+    admin = commands.add_parser("create-admin", help="create a super_admin")
     admin.add_argument("--email", help="asked for when missing")
     admin.add_argument(
         "--password-stdin", action="store_true", help="read the password from the first line"
     )
     admin.add_argument("--full-name")
+    admin.add_argument(
+        "--grant-existing",
+        action="store_true",
+        help="if the address has an account, make it super_admin: its password becomes the "
+        "one given here and every session of it ends (refused without this flag)",
+    )
     admin.set_defaults(run=_create_admin)
 
     rotate = commands.add_parser(

@@ -4,13 +4,21 @@ FastAPI runs a plain `def` dependency in the thread pool, a hop per request for 
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Annotated
+from urllib.parse import unquote_plus
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
+from auth_service.exceptions import InvalidClient
+from auth_service.services.account_mail import reset_tokens, verification_tokens
 from auth_service.services.accounts import AccountService
+from auth_service.services.email_verification import EmailVerificationService
 from auth_service.services.login import LoginService
 from auth_service.services.password_reset import PasswordResetService
+from auth_service.services.registration import RegistrationService
 from auth_service.services.roles import RoleService
 from auth_service.services.sessions import SessionService
 from auth_service.services.signing_keys import SigningKeyService
@@ -23,6 +31,28 @@ from common.db import SessionDep
 async def get_settings_from_app(request: Request) -> AuthSettings:
     settings: AuthSettings = request.app.state.settings
     return settings
+
+
+class ClientBasicAuth(HTTPBasic):
+    """HTTP Basic client authentication of the token endpoint (RFC 6749 §2.3.1): no header is
+    None, a malformed one is `invalid_client` (FastAPI's own answers a bearer-style 401), and
+    the id and secret are form-decoded, as the RFC has clients encode them."""
+
+    def __init__(self, *, description: str) -> None:
+        super().__init__(auto_error=False, description=description)
+
+    async def __call__(self, request: Request) -> HTTPBasicCredentials | None:  # type: ignore[override]  # never raises 401 by itself
+        scheme, _, param = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            decoded = base64.b64decode(param.strip(), validate=True).decode("utf-8")
+        except (ValueError, binascii.Error) as exc:
+            raise InvalidClient from exc
+        client_id, separator, secret = decoded.partition(":")
+        if not separator:
+            raise InvalidClient
+        return HTTPBasicCredentials(username=unquote_plus(client_id), password=unquote_plus(secret))
 
 
 async def get_client_info(request: Request) -> ClientInfo:
@@ -60,8 +90,19 @@ async def get_account_service(request: Request, session: SessionDep) -> AccountS
         hasher=state.password_hasher,
         policy=state.password_policy,
         attempts=state.password_change_attempts,
-        registrations=state.registrations,
         revocations=state.access_revocations,
+    )
+
+
+async def get_registration_service(request: Request, session: SessionDep) -> RegistrationService:
+    state = request.app.state
+    return RegistrationService(
+        session,
+        hasher=state.password_hasher,
+        policy=state.password_policy,
+        limits=state.registrations,
+        queue=state.mail_queue,
+        require_verification=state.settings.require_email_verification,
     )
 
 
@@ -69,12 +110,24 @@ async def get_password_reset_service(request: Request, session: SessionDep) -> P
     state = request.app.state
     return PasswordResetService(
         session,
-        settings=state.settings,
+        tokens=reset_tokens(state.settings),
         hasher=state.password_hasher,
         policy=state.password_policy,
         requests=state.reset_requests,
-        send_mail=state.reset_mailer,
+        queue=state.mail_queue,
         revocations=state.access_revocations,
+    )
+
+
+async def get_email_verification_service(
+    request: Request, session: SessionDep
+) -> EmailVerificationService:
+    state = request.app.state
+    return EmailVerificationService(
+        session,
+        tokens=verification_tokens(state.settings),
+        requests=state.verification_requests,
+        queue=state.mail_queue,
     )
 
 
@@ -96,7 +149,11 @@ ClientInfoDep = Annotated[ClientInfo, Depends(get_client_info)]
 SessionServiceDep = Annotated[SessionService, Depends(get_session_service)]
 LoginServiceDep = Annotated[LoginService, Depends(get_login_service)]
 AccountServiceDep = Annotated[AccountService, Depends(get_account_service)]
+RegistrationServiceDep = Annotated[RegistrationService, Depends(get_registration_service)]
 PasswordResetServiceDep = Annotated[PasswordResetService, Depends(get_password_reset_service)]
+EmailVerificationServiceDep = Annotated[
+    EmailVerificationService, Depends(get_email_verification_service)
+]
 UserAdminServiceDep = Annotated[UserAdminService, Depends(get_user_admin_service)]
 RoleServiceDep = Annotated[RoleService, Depends(get_role_service)]
 KeyServiceDep = Annotated[SigningKeyService, Depends(get_key_service)]

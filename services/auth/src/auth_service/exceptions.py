@@ -19,6 +19,14 @@ class EmailTaken(Conflict):
     message = "An account with this e-mail address already exists."
 
 
+class AccountExists(Conflict):
+    code = "account_exists"
+    message = (
+        "An account with this e-mail address already exists; pass --grant-existing to make it a "
+        "super_admin (its password is replaced and every session of it ends)."
+    )
+
+
 class WeakPassword(InvalidInput):
     code = "weak_password"
     message = "The password does not meet the password policy."
@@ -68,6 +76,24 @@ class IncorrectPassword(BadRequest):
 class InvalidResetToken(BadRequest):
     code = "invalid_reset_token"
     message = "The password-reset token is invalid, used or expired."
+
+
+class InvalidVerificationToken(BadRequest):
+    code = "invalid_verification_token"
+    message = "The e-mail verification token is invalid, used or expired."
+
+
+class EmailNotVerified(PermissionDenied):
+    code = "email_not_verified"
+    message = "Confirm your e-mail address first: follow the link mailed to it."
+
+
+class HashingBusy(RateLimited):
+    code = "server_busy"
+    message = "The service is busy; try again in a moment."
+
+    def __init__(self) -> None:
+        super().__init__(retry_after=1)
 
 
 class LoginThrottled(RateLimited):

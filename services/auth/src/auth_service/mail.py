@@ -15,15 +15,43 @@ logger = logging.getLogger(__name__)
 
 def password_reset_message(settings: AuthSettings, *, to: str, link: str) -> EmailMessage:
     minutes = settings.password_reset_ttl_seconds // 60
-    message = EmailMessage()
-    message["From"] = settings.mail_from
-    message["To"] = to
-    message["Subject"] = "Reset your password"
+    message = _message(settings, to, "Reset your password")
     message.set_content(
         "Someone asked to reset the password of this account.\n\n"
         f"To choose a new password, open this link within {minutes} minutes:\n\n{link}\n\n"
         "If it was not you, ignore this message; your password stays as it is.\n"
     )
+    return message
+
+
+def email_verification_message(settings: AuthSettings, *, to: str, link: str) -> EmailMessage:
+    hours = settings.email_verification_ttl_seconds // 3600
+    message = _message(settings, to, "Confirm your e-mail address")
+    message.set_content(
+        "Someone created an account with this e-mail address, or asked to confirm it.\n\n"
+        f"To confirm that the address is yours, open this link within {hours} hours:\n\n"
+        f"{link}\n\n"
+        "If it was not you, ignore this message.\n"
+    )
+    return message
+
+
+def registration_attempt_message(settings: AuthSettings, *, to: str) -> EmailMessage:
+    message = _message(settings, to, "Someone tried to register with your address")
+    message.set_content(
+        "Someone tried to create a new account with this e-mail address, which already has "
+        "one.\n\n"
+        "If it was you, sign in instead; if you forgot your password, ask for a reset link.\n"
+        "If it was not you, ignore this message; your account is unchanged.\n"
+    )
+    return message
+
+
+def _message(settings: AuthSettings, to: str, subject: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = settings.mail_from
+    message["To"] = to
+    message["Subject"] = subject
     return message
 
 

@@ -11,8 +11,8 @@ from fastapi import FastAPI
 
 from auth_service.models import AuditOutbox, RevocationOutbox
 from auth_service.routes import API_ROUTERS, ROOT_ROUTERS
-from auth_service.services.attempts import AddressLimit, LoginAttempts, ResetRequests
-from auth_service.services.notifications import QUEUE, CeleryResetMailer
+from auth_service.services.attempts import AddressLimit, LoginAttempts, MailRequests
+from auth_service.services.notifications import QUEUE, CeleryMailQueue
 from auth_service.services.passwords import PasswordHasher, PasswordPolicy
 from auth_service.services.revocations import AccessRevocations
 from auth_service.services.seed import seed_rbac
@@ -51,7 +51,8 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = app.state
         state.password_hasher = hasher = PasswordHasher(
-            concurrency=settings.password_hash_concurrency
+            concurrency=settings.password_hash_concurrency,
+            max_waiting=settings.password_hash_max_waiting,
         )
         state.password_policy = PasswordPolicy(min_length=settings.password_min_length)
         state.key_service = keys = SigningKeyService(settings)
@@ -95,8 +96,11 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
         # other limits below fail open too: they spare inboxes, storage and the audit trail,
         # and the hashing queue's own bound (PASSWORD_HASH_MAX_WAITING) still caps the CPU.
         state.password_change_attempts = login_attempts(lenient)
-        state.reset_requests = ResetRequests(
-            lenient, max_per_address=settings.password_reset_max_per_hour
+        state.reset_requests = MailRequests(
+            lenient, max_per_address=settings.password_reset_max_per_hour, prefix="reset"
+        )
+        state.verification_requests = MailRequests(
+            lenient, max_per_address=settings.password_reset_max_per_hour, prefix="verify"
         )
         state.registrations = AddressLimit(
             lenient,
@@ -115,7 +119,7 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
             ),
         )
         producer = create_celery_app(QUEUE, settings)
-        state.reset_mailer = CeleryResetMailer(producer)
+        state.mail_queue = CeleryMailQueue(producer)
         async with state.database.sessionmaker() as session:
             await seed_rbac(session)
             await keys.ensure_active(session)

@@ -1,7 +1,8 @@
 """Settings of the auth service (environment variables of the same names, upper-case).
 
 Production refuses, on top of what every service refuses: reset links written to the log or
-mailed without TLS, and a PUBLIC_URL or PASSWORD_RESET_URL that is plain http or this machine.
+mailed without TLS, and a PUBLIC_URL, PASSWORD_RESET_URL or EMAIL_VERIFICATION_URL that is plain
+http or this machine.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ class AuthSettings(ServiceSettings):
 
     password_min_length: int = Field(default=12, ge=8, le=64)
     password_hash_concurrency: int = Field(default=2, ge=1, le=64)
+    # Requests that may wait for (or hold) a hashing thread; beyond, 429 `server_busy` at once
+    # instead of an ever longer queue.
+    password_hash_max_waiting: int = Field(default=64, ge=1, le=100_000)
 
     login_max_failures_per_account: int = Field(default=5, ge=1)
     login_max_failures_per_ip: int = Field(default=50, ge=1)
@@ -44,6 +48,12 @@ class AuthSettings(ServiceSettings):
     # Where the mailed link points (your front end); {token} is replaced by the reset token.
     password_reset_url: str = "http://localhost:3000/reset-password?token={token}"  # noqa: S105
 
+    # E-mail verification: sign-in needs it when required; then registration answers the same
+    # for new and existing addresses (and mails the owner of an existing one).
+    require_email_verification: bool = False
+    email_verification_ttl_seconds: int = Field(default=86400, ge=300, le=7 * 86400)
+    email_verification_url: str = "http://localhost:3000/verify-email?token={token}"
+
     mail_backend: Literal["log", "smtp"] = "log"
     mail_from: str = "no-reply@localhost"
     smtp_host: str = "127.0.0.1"
@@ -54,11 +64,11 @@ class AuthSettings(ServiceSettings):
     smtp_ssl: bool = False
     smtp_timeout_seconds: float = 10.0
 
-    @field_validator("password_reset_url")
+    @field_validator("password_reset_url", "email_verification_url")
     @classmethod
-    def _reset_url_carries_the_token(cls, url: str) -> str:
+    def _link_carries_the_token(cls, url: str) -> str:
         if "{token}" not in url:
-            raise ValueError("PASSWORD_RESET_URL must contain {token}")
+            raise ValueError("the link must contain {token}")
         return url
 
     def production_problems(self) -> list[str]:
@@ -72,6 +82,7 @@ class AuthSettings(ServiceSettings):
         for name, url in (
             ("PUBLIC_URL", self.public_url),
             ("PASSWORD_RESET_URL", self.password_reset_url),
+            ("EMAIL_VERIFICATION_URL", self.email_verification_url),
         ):
             problem = public_https_url_problem(name, url)
             if problem:

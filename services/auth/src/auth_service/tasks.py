@@ -14,9 +14,16 @@ from datetime import timedelta
 from celery.schedules import crontab
 from sqlalchemy import delete, or_
 
-from auth_service.mail import password_reset_message, send
-from auth_service.models import PasswordResetToken, RefreshToken
-from auth_service.services.notifications import PURGE_EXPIRED, QUEUE, SEND_RESET_MAIL
+from auth_service.mail import send
+from auth_service.models import EmailVerificationToken, PasswordResetToken, RefreshToken
+from auth_service.services.account_mail import Delivery, message, prepare
+from auth_service.services.notifications import (
+    DELIVER_MAIL,
+    ISSUE_ACCOUNT_MAIL,
+    PURGE_EXPIRED,
+    QUEUE,
+    AccountMail,
+)
 from auth_service.settings import get_settings
 from common.celery_app import create_celery_app
 from common.db import Database, utcnow
@@ -30,20 +37,42 @@ celery_app.conf.beat_schedule = {
 }
 
 
+async def _prepare(kind: AccountMail, email: str) -> Delivery | None:
+    database = Database(settings)
+    try:
+        async with database.sessionmaker() as session:
+            return await prepare(session, settings, kind, email)
+    finally:
+        await database.dispose()
+
+
+@celery_app.task(name=ISSUE_ACCOUNT_MAIL)  # type: ignore[untyped-decorator]  # celery is untyped
+def issue_account_mail(kind: str, email: str) -> None:
+    """Decide and record (once); the delivery, which may need retries, is a task of its own so a
+    retry never issues a second token."""
+    delivery = asyncio.run(_prepare(AccountMail(kind), email))
+    if delivery is not None:
+        deliver_mail.apply_async(
+            kwargs={"kind": str(delivery.kind), "to": delivery.to, "link": delivery.link},
+            kwargsrepr=f"{{'kind': '{delivery.kind}', 'to': '[redacted]', 'link': '[redacted]'}}",
+            queue=QUEUE,
+        )
+
+
 @celery_app.task(  # type: ignore[untyped-decorator]  # celery is untyped
-    name=SEND_RESET_MAIL,
+    name=DELIVER_MAIL,
     autoretry_for=(smtplib.SMTPException, OSError),
     retry_backoff=True,
     retry_backoff_max=300,
     max_retries=6,
 )
-def send_password_reset_email(to: str, link: str) -> None:
-    send(settings, password_reset_message(settings, to=to, link=link))
+def deliver_mail(kind: str, to: str, link: str | None) -> None:
+    send(settings, message(settings, Delivery(AccountMail(kind), to, link)))
 
 
 async def _purge_expired() -> int:
-    """Delete refresh tokens whose session expired or was revoked more than a day ago, and reset
-    tokens past their expiry; neither can ever be accepted again."""
+    """Delete refresh tokens whose session expired or was revoked more than a day ago, and mailed
+    tokens a day past their expiry; none can ever be accepted again."""
     database = Database(settings)
     cutoff = utcnow() - timedelta(days=1)
     try:
@@ -53,11 +82,12 @@ async def _purge_expired() -> int:
                     or_(RefreshToken.expires_at < cutoff, RefreshToken.revoked_at < cutoff)
                 )
             )
-            reset = await session.execute(
-                delete(PasswordResetToken).where(PasswordResetToken.expires_at < cutoff)
-            )
+            removed = int(refresh.rowcount or 0)  # type: ignore[attr-defined]
+            for model in (PasswordResetToken, EmailVerificationToken):
+                mailed = await session.execute(delete(model).where(model.expires_at < cutoff))
+                removed += int(mailed.rowcount or 0)  # type: ignore[attr-defined]
             await session.commit()
-            return int(refresh.rowcount or 0) + int(reset.rowcount or 0)  # type: ignore[attr-defined]
+            return removed
     finally:
         await database.dispose()
 

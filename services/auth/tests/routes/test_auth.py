@@ -14,6 +14,8 @@ from fastapi import FastAPI
 from auth_service.services.service_clients import create_service_client
 from common.testing import assert_error
 
+from ..test_audit import payloads
+
 API = "/api/v1"
 
 
@@ -356,6 +358,53 @@ class TestTokenEndpoint:
         )
         assert_error(response, 401, "invalid_client")
         assert response.headers["www-authenticate"].startswith("Basic")
+
+    @pytest.mark.parametrize(
+        "header",
+        [
+            "Basic !!!not-base64!!!",
+            "Basic " + base64.b64encode(b"no-colon-at-all").decode(),
+            "Basic " + base64.b64encode(b"\xff\xfe:\xfd").decode(),
+            "basic",
+        ],
+    )
+    async def test_a_malformed_basic_header_is_invalid_client(
+        self, client: httpx.AsyncClient, header: str
+    ) -> None:
+        response = await client.post(
+            f"{API}/auth/token",
+            data={"grant_type": "client_credentials"},
+            headers={"Authorization": header},
+        )
+        assert_error(response, 401, "invalid_client")
+        assert response.headers["www-authenticate"].startswith("Basic")
+
+    async def test_basic_credentials_are_form_decoded(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        async with app.state.database.sessionmaker() as session:
+            _, secret = await create_service_client(session, name="billing", permissions=[])
+        encoded = base64.b64encode(f"bill%69ng:{secret}".encode()).decode()
+        response = await client.post(
+            f"{API}/auth/token",
+            data={"grant_type": "client_credentials"},
+            headers={"Authorization": f"Basic {encoded}"},
+        )
+        assert response.status_code == 200, response.text
+
+    @pytest.mark.parametrize("username", ["not an e-mail", "my secret password", "a" * 400])
+    async def test_the_password_grant_takes_an_e_mail_address_only(
+        self, client: httpx.AsyncClient, app: FastAPI, username: str
+    ) -> None:
+        """Anything else (a password typed into the wrong field) would be written to the audit
+        trail forever."""
+        response = await client.post(
+            f"{API}/auth/token",
+            data={"grant_type": "password", "username": username, "password": "whatever!"},
+        )
+        error = assert_error(response, 422, "validation_error")
+        assert ["body", "username"] in [d["loc"][:2] for d in error["details"]]
+        assert username not in await payloads(app)
 
     async def test_unknown_grant_type_is_refused(self, client: httpx.AsyncClient) -> None:
         response = await client.post(f"{API}/auth/token", data={"grant_type": "implicit"})

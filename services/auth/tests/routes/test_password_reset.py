@@ -13,6 +13,8 @@ from fastapi import FastAPI
 
 from common.testing import assert_error
 
+from ..test_audit import events
+
 API = "/api/v1"
 MailWaiter = Callable[..., Awaitable[list[EmailMessage]]]
 
@@ -36,7 +38,7 @@ async def request_reset(client: httpx.AsyncClient, email: str) -> httpx.Response
 
 class TestRequestReset:
     async def test_mails_a_one_time_link(
-        self, client: httpx.AsyncClient, register: Any, mail_waiter: MailWaiter
+        self, client: httpx.AsyncClient, register: Any, mail_waiter: MailWaiter, app: FastAPI
     ) -> None:
         account = await register(email="reset-link@example.com")
         response = await request_reset(client, account.email)
@@ -44,6 +46,9 @@ class TestRequestReset:
         [message] = await mail_waiter(account.email)
         assert message["Subject"] == "Reset your password"
         assert "http://localhost:3000/reset-password?token=" in message.get_content()
+        [mailed] = await events(app, "auth.password.reset_mailed")
+        assert mailed.resource is not None
+        assert mailed.resource.id == account.id
 
     async def test_unknown_address_gets_the_same_answer_and_no_mail(
         self,

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from auth_service.exceptions import WeakPassword
+from auth_service.exceptions import HashingBusy, WeakPassword
 from auth_service.services.passwords import PasswordHasher, PasswordPolicy, common_passwords
 
 
@@ -36,6 +36,20 @@ class TestPasswordHasher:
 
     async def test_no_hash_takes_as_long_and_says_no(self, hasher: PasswordHasher) -> None:
         assert not await hasher.verify(None, "correct horse battery staple")
+
+    async def test_sheds_what_exceeds_the_waiting_room_at_once(self) -> None:
+        bounded = PasswordHasher(concurrency=1, max_waiting=3)
+        try:
+            outcomes = await asyncio.gather(
+                *(bounded.hash(f"passphrase number {n}") for n in range(8)),
+                return_exceptions=True,
+            )
+            assert sum(isinstance(o, str) for o in outcomes) == 3
+            assert sum(isinstance(o, HashingBusy) for o in outcomes) == 5
+            assert bounded.waiting == 0
+            assert await bounded.verify(str(outcomes[0]), "passphrase number 0")
+        finally:
+            bounded.close()
 
     async def test_hashing_leaves_the_event_loop_free(self, hasher: PasswordHasher) -> None:
         ticks = 0

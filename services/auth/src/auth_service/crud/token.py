@@ -7,7 +7,7 @@ from pydantic import BaseModel
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from auth_service.models import AuditOutbox, PasswordResetToken, RefreshToken, User
+from auth_service.models import AuditOutbox, RefreshToken, User
 from common.audit import AuditEvent
 from common.db import CompiledQuery, CRUDBase
 
@@ -145,39 +145,4 @@ class RefreshTokenCRUD(CRUDBase[RefreshToken, BaseModel, BaseModel]):
         return set(result)
 
 
-class PasswordResetTokenCRUD(CRUDBase[PasswordResetToken, BaseModel, BaseModel]):
-    async def owner(self, session: AsyncSession, token_hash: str) -> uuid.UUID | None:
-        """As for refresh tokens: read unlocked, lock the account, then the token."""
-        return await session.scalar(
-            select(PasswordResetToken.user_id).where(PasswordResetToken.token_hash == token_hash)
-        )
-
-    async def get_by_hash(
-        self, session: AsyncSession, token_hash: str
-    ) -> PasswordResetToken | None:
-        return await session.scalar(
-            select(PasswordResetToken).where(PasswordResetToken.token_hash == token_hash)
-        )
-
-    async def get_by_hash_for_update(
-        self, session: AsyncSession, token_hash: str
-    ) -> PasswordResetToken | None:
-        return await session.scalar(
-            select(PasswordResetToken)
-            .where(PasswordResetToken.token_hash == token_hash)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-
-    async def use_all_for_user(
-        self, session: AsyncSession, user_id: uuid.UUID, *, at: datetime
-    ) -> None:
-        await session.execute(
-            update(PasswordResetToken)
-            .where(PasswordResetToken.user_id == user_id, PasswordResetToken.used_at.is_(None))
-            .values(used_at=at)
-        )
-
-
 refresh_tokens = RefreshTokenCRUD(RefreshToken)
-reset_tokens = PasswordResetTokenCRUD(PasswordResetToken)

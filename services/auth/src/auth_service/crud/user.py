@@ -39,6 +39,7 @@ _PROFILE = CompiledQuery(
     select(
         User.id,
         User.email,
+        User.email_verified_at.is_not(None).label("email_verified"),
         User.full_name,
         User.is_active,
         User.created_at,
@@ -52,6 +53,7 @@ _CREDENTIALS = CompiledQuery(
         User.id,
         User.password_hash,
         User.is_active,
+        User.email_verified_at.is_not(None).label("email_verified"),
         _ROLE_NAMES.label("roles"),
         _PERMISSION_NAMES.label("permissions"),
     ).where(User.email == bindparam("email"))
@@ -64,8 +66,8 @@ class UserCRUD(CRUDBase[User, BaseModel, BaseModel]):
         return await _PROFILE.fetch_one(engine, user_id=user_id)
 
     async def credentials(self, engine: AsyncEngine, email: str) -> dict[str, Any] | None:
-        """What a login needs (id, hash, state, roles, permissions), in one statement outside
-        any transaction."""
+        """What a login needs (id, hash, state, verified address, roles, permissions), in one
+        statement outside any transaction."""
         return await _CREDENTIALS.fetch_one(engine, email=email)
 
     async def get_by_email(self, session: AsyncSession, email: str) -> User | None:

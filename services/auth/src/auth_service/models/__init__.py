@@ -6,13 +6,14 @@ from auth_service.models.revocation import RevocationOutbox
 from auth_service.models.role import Permission, Role, role_permission, user_role
 from auth_service.models.service_client import ServiceClient
 from auth_service.models.signing_key import KeyState, SigningKey
-from auth_service.models.token import PasswordResetToken, RefreshToken
+from auth_service.models.token import EmailVerificationToken, PasswordResetToken, RefreshToken
 from auth_service.models.user import User
 
 __all__ = [
     "SCHEMA",
     "AuditOutbox",
     "AuthBase",
+    "EmailVerificationToken",
     "KeyState",
     "PasswordResetToken",
     "Permission",

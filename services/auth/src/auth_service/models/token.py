@@ -1,6 +1,6 @@
-"""Refresh tokens and password-reset tokens. Only SHA-256 hashes of the tokens are stored: the
-tokens are 256-bit random strings, so a fast hash is enough and a stolen table yields nothing
-usable."""
+"""Refresh tokens, password-reset and e-mail verification tokens. Only SHA-256 hashes of the
+tokens are stored: the tokens are 256-bit random strings, so a fast hash is enough and a stolen
+table yields nothing usable."""
 
 from __future__ import annotations
 
@@ -33,8 +33,8 @@ class RefreshToken(UUIDPrimaryKey, AuthBase):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class PasswordResetToken(UUIDPrimaryKey, AuthBase):
-    __tablename__ = "password_reset_token"
+class OneTimeToken(UUIDPrimaryKey):
+    """A token mailed to the owner of an address, usable once before it expires."""
 
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     user_id: Mapped[uuid.UUID] = mapped_column(
@@ -45,3 +45,11 @@ class PasswordResetToken(UUIDPrimaryKey, AuthBase):
     )
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PasswordResetToken(OneTimeToken, AuthBase):
+    __tablename__ = "password_reset_token"
+
+
+class EmailVerificationToken(OneTimeToken, AuthBase):
+    __tablename__ = "email_verification_token"

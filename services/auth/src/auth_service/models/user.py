@@ -22,4 +22,10 @@ class User(UUIDPrimaryKey, Timestamps, AuthBase):
         DateTime(timezone=True), default=utcnow, server_default=text("now()")
     )
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When the owner of the address proved it (a link mailed to it, or an operator's word).
+    email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     roles: Mapped[list[Role]] = relationship(secondary=user_role, lazy="raise", order_by=Role.name)
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None

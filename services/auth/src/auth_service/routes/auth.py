@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, status
-from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPBasicCredentials
+from pydantic import EmailStr
 
 from auth_service.dependencies import (
-    AccountServiceDep,
+    ClientBasicAuth,
     ClientInfoDep,
     LoginServiceDep,
+    RegistrationServiceDep,
     SessionServiceDep,
 )
 from auth_service.exceptions import InvalidClient, MissingGrantParameter, UnsupportedGrantType
@@ -22,27 +25,40 @@ from auth_service.schemas import (
     TokenResponse,
     UserResponse,
 )
-from common.schemas import error_responses
+from common.schemas import MessageResponse, error_responses
 from common.security import CurrentPrincipal
 
 router = APIRouter(prefix="/auth", tags=["auth"])
-client_basic = HTTPBasic(auto_error=False, description="Service client id and secret")
+client_basic = ClientBasicAuth(description="Service client id and secret")
 
-FormField = Annotated[str | None, Form(max_length=320)]
+EmailField = Annotated[EmailStr | None, Form(max_length=320)]
 SecretField = Annotated[str | None, Form(max_length=256)]
+
+
+CHECK_YOUR_INBOX = "Check your inbox: a link to confirm the address is on its way."
 
 
 @router.post(
     "/register",
     response_model=UserResponse,
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(409, 422),
+    responses={
+        202: {
+            "model": MessageResponse,
+            "description": "With REQUIRE_EMAIL_VERIFICATION: the same answer for every address",
+        },
+        **error_responses(409, 422, 429),
+    },
     summary="Create an account (role `user`)",
 )
 async def register(
-    data: RegisterRequest, accounts: AccountServiceDep, client: ClientInfoDep
-) -> UserResponse:
-    return UserResponse.model_validate(await accounts.register(data=data, client=client))
+    data: RegisterRequest, registrations: RegistrationServiceDep, client: ClientInfoDep
+) -> UserResponse | JSONResponse:
+    outcome = await registrations.register(data=data, client=client)
+    if outcome.confirm_by_mail or outcome.user is None:
+        body = MessageResponse(detail=CHECK_YOUR_INBOX)
+        return JSONResponse(body.model_dump(), status_code=status.HTTP_202_ACCEPTED)
+    return UserResponse.model_validate(outcome.user)
 
 
 @router.post(
@@ -68,7 +84,7 @@ async def token(
     logins: LoginServiceDep,
     client: ClientInfoDep,
     grant_type: Annotated[str, Form(max_length=64)],
-    username: FormField = None,
+    username: EmailField = None,
     password: SecretField = None,
     refresh_token: SecretField = None,
     client_id: Annotated[str | None, Form(max_length=64)] = None,

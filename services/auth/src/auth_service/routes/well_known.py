@@ -45,5 +45,6 @@ async def openid_configuration(response: Response, settings: SettingsDep) -> Ope
             "sid",
             "roles",
             "permissions",
+            "email_verified",
         ],
     )

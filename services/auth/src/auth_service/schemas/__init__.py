@@ -1,6 +1,8 @@
 """Request and response bodies of the auth service."""
 
 from auth_service.schemas.auth import (
+    EmailVerificationConfirm,
+    EmailVerificationRequest,
     LoginRequest,
     PasswordChangeRequest,
     PasswordResetConfirm,
@@ -16,6 +18,8 @@ from auth_service.schemas.well_known import JWKS, OpenIDConfiguration
 
 __all__ = [
     "JWKS",
+    "EmailVerificationConfirm",
+    "EmailVerificationRequest",
     "LoginRequest",
     "MeUpdate",
     "OpenIDConfiguration",

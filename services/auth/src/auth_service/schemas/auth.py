@@ -58,3 +58,11 @@ class PasswordResetRequest(RequestModel):
 class PasswordResetConfirm(RequestModel):
     token: OpaqueToken
     new_password: Password
+
+
+class EmailVerificationRequest(RequestModel):
+    email: Email
+
+
+class EmailVerificationConfirm(RequestModel):
+    token: OpaqueToken

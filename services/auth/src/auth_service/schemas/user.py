@@ -15,6 +15,7 @@ RoleName = Annotated[str, Field(min_length=1, max_length=64)]
 class UserResponse(ResponseModel):
     id: uuid.UUID
     email: str
+    email_verified: bool
     full_name: str | None
     is_active: bool
     roles: list[str]

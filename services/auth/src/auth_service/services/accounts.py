@@ -1,25 +1,22 @@
-"""A user's own account: registration, profile, password change."""
+"""A user's own account: profile, password change (registration is `services/registration.py`)."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from auth_service import crud
 from auth_service.audit import Action, recorder, user_actor, user_resource
-from auth_service.exceptions import AccountInactive, EmailTaken, IncorrectPassword, LoginThrottled
+from auth_service.exceptions import AccountInactive, HashingBusy, IncorrectPassword, LoginThrottled
 from auth_service.models import User
-from auth_service.permissions import DEFAULT_ROLE
-from auth_service.schemas import MeUpdate, PasswordChangeRequest, RegisterRequest
-from auth_service.services.attempts import AddressLimit, LoginAttempts
+from auth_service.schemas import MeUpdate, PasswordChangeRequest
+from auth_service.services.attempts import LoginAttempts
 from auth_service.services.passwords import PasswordHasher, PasswordPolicy
 from auth_service.services.revocations import AccessRevocations
 from common.client import ClientInfo
 from common.db import utcnow
-from common.errors import RateLimited
 
 
 async def read_profile(engine: AsyncEngine, user_id: uuid.UUID | None) -> dict[str, Any]:
@@ -39,46 +36,13 @@ class AccountService:
         hasher: PasswordHasher,
         policy: PasswordPolicy,
         attempts: LoginAttempts,
-        registrations: AddressLimit,
         revocations: AccessRevocations,
     ) -> None:
         self.session = session
         self.hasher = hasher
         self.policy = policy
         self.attempts = attempts
-        self.registrations = registrations
         self.revocations = revocations
-
-    async def register(self, *, data: RegisterRequest, client: ClientInfo) -> User:
-        refused = await self.registrations.reserve(client)
-        if refused is not None:
-            raise RateLimited(retry_after=refused.retry_after)
-        self.policy.check(data.password, email=data.email)
-        if await crud.users.get_by_email(self.session, data.email) is not None:
-            raise EmailTaken
-        default_role = await crud.roles.get_by_name(self.session, DEFAULT_ROLE)
-        await self.session.commit()  # release the connection while hashing
-        password_hash = await self.hasher.hash(data.password)
-        user = User(
-            id=uuid.uuid4(),
-            email=data.email,
-            full_name=data.full_name,
-            password_hash=password_hash,
-            roles=[default_role] if default_role is not None else [],
-        )
-        self.session.add(user)
-        recorder.record(
-            self.session,
-            action=Action.USER_REGISTERED,
-            actor=user_actor(user.id, client),
-            resource=user_resource(user.id),
-        )
-        try:
-            await self.session.commit()
-        except IntegrityError as exc:  # a concurrent registration won the race
-            await self.session.rollback()
-            raise EmailTaken from exc
-        return user
 
     async def get_active(self, user_id: uuid.UUID | None) -> User:
         """The caller's account, refused if it was deleted or deactivated since the token was
@@ -118,7 +82,12 @@ class AccountService:
         refused = await self.attempts.reserve(user.email, client)
         if refused is not None:
             raise LoginThrottled(retry_after=refused.retry_after)
-        if not await self.hasher.verify(user.password_hash, data.current_password):
+        try:
+            matches = await self.hasher.verify(user.password_hash, data.current_password)
+        except HashingBusy:
+            await self.attempts.cancel(user.email, client)
+            raise
+        if not matches:
             recorder.record(
                 self.session,
                 action=Action.PASSWORD_CHANGED,

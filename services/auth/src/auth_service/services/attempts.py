@@ -3,8 +3,9 @@
 - Logins (and password changes, which check a password the same way): failures per account
   and per client address. An attempt reserves its place before the password is hashed; a
   success clears the account's failures and gives the address its hit back.
-- Password-reset requests: per client address (429 above the limit) and per e-mail address
-  (requests beyond the cap are dropped silently: the answer must stay the same).
+- Requests for a mailed link (password reset, e-mail verification): per client address (429
+  above the limit) and per e-mail address (requests beyond the cap are dropped silently: the
+  answer must stay the same).
 - Registrations per client address (429).
 - Failed client-credentials per client address (429): secrets are 256 random bits, so this
   only keeps the token endpoint from being used as a free oracle and the audit trail small.
@@ -42,12 +43,18 @@ class LoginAttempts:
         account, ip = self._checks(email, client)
         await self.throttle.release([ip], clear=[account])
 
+    async def cancel(self, email: str, client: ClientInfo) -> None:
+        """The attempt never got to its password check (shed, or the database failed)."""
+        await self.throttle.release(self._checks(email, client))
 
-class ResetRequests:
-    def __init__(self, throttle: Throttle, *, max_per_address: int) -> None:
+
+class MailRequests:
+    """Requests for a mailed link (reset, verification), per kind."""
+
+    def __init__(self, throttle: Throttle, *, max_per_address: int, prefix: str) -> None:
         self.throttle = throttle
-        self.address = Limit("reset-address", max_per_address, 3600)
-        self.ip = Limit("reset-ip", max_per_address * 10, 3600)
+        self.address = Limit(f"{prefix}-address", max_per_address, 3600)
+        self.ip = Limit(f"{prefix}-ip", max_per_address * 10, 3600)
 
     async def reserve(self, email: str, client: ClientInfo) -> Refused | bool:
         """Refused for the client address (answer 429), else whether a mail may go out."""

@@ -19,11 +19,17 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from auth_service import crud
 from auth_service.audit import Action, anonymous, recorder, user_actor, user_resource
-from auth_service.exceptions import InvalidCredentials, LoginThrottled
+from auth_service.exceptions import (
+    EmailNotVerified,
+    HashingBusy,
+    InvalidCredentials,
+    LoginThrottled,
+)
 from auth_service.schemas import TokenPair
 from auth_service.services.attempts import LoginAttempts
 from auth_service.services.passwords import PasswordHasher
@@ -55,9 +61,14 @@ class LoginService:
             if refused.first:
                 await self._failed(email, client, "throttled")
             raise LoginThrottled(retry_after=refused.retry_after)
-        account = await crud.users.credentials(self.engine, email)
-        password_hash = account["password_hash"] if account is not None else None
-        matches = await self.hasher.verify(password_hash, password)
+        try:
+            account = await crud.users.credentials(self.engine, email)
+            password_hash = account["password_hash"] if account is not None else None
+            matches = await self.hasher.verify(password_hash, password)
+        except (HashingBusy, SQLAlchemyError):
+            # Shed or failed before any password was judged: not an attempt to count.
+            await self.attempts.cancel(email, client)
+            raise
         if account is None or not matches or not account["is_active"]:
             # The reservation stands: it was this failure, counted in advance.
             reason = (
@@ -70,6 +81,9 @@ class LoginService:
             await self._failed(email, client, reason)
             raise InvalidCredentials
         await self.attempts.succeeded(email, client)
+        if self.settings.require_email_verification and not account["email_verified"]:
+            await self._failed(email, client, "email_not_verified")
+            raise EmailNotVerified
         new_hash = (
             await self.hasher.hash(password)
             if self.hasher.needs_rehash(account["password_hash"])
@@ -103,6 +117,7 @@ class LoginService:
             permissions=account["permissions"],
             client_id=self.settings.jwt_client_id,
             session_id=family_id,
+            email_verified=account["email_verified"],
         )
         return TokenPair(
             access_token=access.token, refresh_token=refresh, expires_in=access.expires_in

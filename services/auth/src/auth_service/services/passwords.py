@@ -16,15 +16,17 @@ import secrets
 import sys
 import threading
 import unicodedata
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from importlib import resources
+from typing import TypeVar
 
 from argon2 import PasswordHasher as Argon2Hasher
 from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from auth_service.exceptions import WeakPassword
+from auth_service.exceptions import HashingBusy, WeakPassword
 
 # OWASP Password Storage Cheat Sheet minimum for argon2id: m=19 MiB, t=2, p=1.
 ARGON2_TIME_COST = 2
@@ -32,6 +34,8 @@ ARGON2_MEMORY_KIB = 19 * 1024
 ARGON2_PARALLELISM = 1
 MAX_PASSWORD_LENGTH = 128
 HASH_THREAD_NICENESS = 19
+
+_T = TypeVar("_T")
 
 
 def _lower_priority() -> None:
@@ -62,23 +66,41 @@ def normalize(password: str) -> str:
 
 
 class PasswordHasher:
-    def __init__(self, *, concurrency: int) -> None:
+    """argon2id on `concurrency` threads, for at most `max_waiting` requests at once (those
+    hashing and those queued for a thread): beyond that, `HashingBusy` (429) at once. A queue
+    without a bound would turn a burst into minutes of latency for everyone, logins included."""
+
+    def __init__(self, *, concurrency: int, max_waiting: int = 1_000) -> None:
         self._argon2 = _argon2id()
         self._executor = ThreadPoolExecutor(
             max_workers=concurrency, thread_name_prefix="argon2", initializer=_lower_priority
         )
+        self.max_waiting = max_waiting
+        self._waiting = 0
         # Verified when the account does not exist, so both answers take the same time.
         self._dummy_hash = _dummy_hash()
 
+    @property
+    def waiting(self) -> int:
+        return self._waiting
+
+    async def _run(self, work: Callable[..., _T], *args: str) -> _T:
+        # Counted on the event loop's thread only, so no lock is needed.
+        if self._waiting >= self.max_waiting:
+            raise HashingBusy
+        self._waiting += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, work, *args)
+        finally:
+            self._waiting -= 1
+
     async def hash(self, password: str) -> str:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._argon2.hash, normalize(password))
+        return await self._run(self._argon2.hash, normalize(password))
 
     async def verify(self, password_hash: str | None, password: str) -> bool:
         """True when `password` matches; with no hash, spends the same time and says False."""
-        loop = asyncio.get_running_loop()
         target = password_hash or self._dummy_hash
-        ok = await loop.run_in_executor(self._executor, self._verify, target, normalize(password))
+        ok = await self._run(self._verify, target, normalize(password))
         return ok and password_hash is not None
 
     def _verify(self, password_hash: str, password: str) -> bool:

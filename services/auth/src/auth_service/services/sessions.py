@@ -60,6 +60,7 @@ class SessionService:
         *,
         roles: Sequence[str],
         permissions: Sequence[str],
+        email_verified: bool,
     ) -> TokenPair:
         """Add the family's next refresh token and sign an access token for it (the caller
         commits)."""
@@ -78,6 +79,7 @@ class SessionService:
             permissions=permissions,
             client_id=self.settings.jwt_client_id,
             session_id=family_id,
+            email_verified=email_verified,
         )
         return TokenPair(
             access_token=access.token, refresh_token=refresh, expires_in=access.expires_in
@@ -128,7 +130,12 @@ class SessionService:
         current.rotated_at = now
         roles, permissions = await crud.users.authorization(self.session, user.id)
         pair = await self._rotate_in(
-            user.id, current.family_id, current.expires_at, roles=roles, permissions=permissions
+            user.id,
+            current.family_id,
+            current.expires_at,
+            roles=roles,
+            permissions=permissions,
+            email_verified=user.email_verified,
         )
         await self.session.commit()
         return pair

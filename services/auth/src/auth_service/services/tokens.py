@@ -66,6 +66,7 @@ class AccessTokenIssuer:
         permissions: Iterable[str],
         client_id: str,
         session_id: uuid.UUID | None = None,
+        email_verified: bool | None = None,
     ) -> AccessToken:
         roles = set(roles)
         kid, private_key = await self.key.get()
@@ -84,6 +85,8 @@ class AccessTokenIssuer:
         }
         if session_id is not None:
             claims["sid"] = str(session_id)
+        if email_verified is not None:
+            claims["email_verified"] = email_verified
         token = jwt.encode(
             claims, private_key, algorithm=ALGORITHM, headers={"kid": kid, "typ": "at+jwt"}
         )

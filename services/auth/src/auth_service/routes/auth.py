@@ -36,7 +36,7 @@ SecretField = Annotated[str | None, Form(max_length=256)]
     "/register",
     response_model=UserResponse,
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(409, 422),
+    responses=error_responses(409, 422, 429),
     summary="Create an account (role `user`)",
 )
 async def register(

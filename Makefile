@@ -6,7 +6,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 RUN := $(UV) run --no-sync
 ALEMBIC_CONFIGS := services/auth/alembic.ini services/activity/alembic.ini
 
-.PHONY: help install services env database migrate seed dev test lint fmt typecheck pytest bench clean
+.PHONY: help install services env database migrate seed dev test lint fmt typecheck pytest fuzz bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -39,7 +39,7 @@ dev: seed ## Run the whole stack: services, Celery worker and beat, Flower (:555
 	@mkdir -p var/log
 	$(RUN) honcho -f Procfile.dev start
 
-test: install services lint typecheck pytest ## Everything CI checks: lint, types, tests
+test: install services lint typecheck pytest fuzz ## Everything CI checks: lint, types, tests, fuzzing
 
 lint: ## ruff check and ruff format --check
 	$(RUN) ruff check .
@@ -53,7 +53,10 @@ typecheck: ## mypy --strict over the workspace
 	$(RUN) mypy .
 
 pytest: ## The test suite (real PostgreSQL and Redis; a fresh database per run)
-	$(RUN) pytest
+	$(RUN) pytest --ignore=tests/fuzz
+
+fuzz: install services ## Schemathesis against each service's OpenAPI over HTTP (tests/fuzz, ~1 min)
+	$(RUN) pytest tests/fuzz
 
 bench: install services ## Benchmarks; results go to bench/RESULTS.md
 	$(RUN) python -m bench

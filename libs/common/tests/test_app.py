@@ -13,9 +13,9 @@ import pytest
 from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy import text
 
-from common.db import Database
+from common.db import Database, SessionDep
 from common.security import JwksSource, TokenVerifier
-from common.testing import assert_error
+from common.testing import assert_documented, assert_error
 
 AppFactory = Callable[..., FastAPI]
 ClientOpener = Callable[[FastAPI], AbstractAsyncContextManager[httpx.AsyncClient]]
@@ -34,6 +34,14 @@ root_router = APIRouter()
 @root_router.get("/.well-known/thing")
 async def well_known() -> dict[str, str]:
     return {"at": "root"}
+
+
+db_router = APIRouter(prefix="/clock")
+
+
+@db_router.get("")
+async def database_clock(session: SessionDep) -> dict[str, str]:
+    return {"now": str((await session.execute(text("SELECT now()"))).scalar_one())}
 
 
 @root_router.get("/started-by")
@@ -75,6 +83,80 @@ class TestRouters:
             response = await client.get("/health")
 
         assert response.json() == {"status": "ok", "checks": {}}
+
+
+class TestDocumentedRefusals:
+    """What the shared middleware and the shared resources answer, whatever the route, is in
+    every operation's OpenAPI: a client generated from the document knows these answers, and
+    the fuzzing pass holds the services to it (it found them undocumented)."""
+
+    async def test_a_body_too_large_is_413_on_every_operation(
+        self, make_app: AppFactory, running: ClientOpener
+    ) -> None:
+        app = make_app(routers=[router], root_routers=[root_router], max_body_size=16)
+        async with running(app) as client:
+            for path in ("/api/v1/items/7", "/.well-known/thing", "/health"):
+                response = await client.request("GET", path, content=b"x" * 17)
+
+                assert_error(response, 413, "payload_too_large")
+                assert_documented(app.openapi(), "GET", template(path), response)
+
+    async def test_headers_too_large_are_431_on_every_operation(
+        self, make_app: AppFactory, running: ClientOpener
+    ) -> None:
+        app = make_app(routers=[router], root_routers=[root_router])
+        async with running(app) as client:
+            for path in ("/api/v1/items/7", "/.well-known/thing", "/health"):
+                response = await client.get(path, headers={"X-Padding": "x" * 20_000})
+
+                assert_error(response, 431, "headers_too_large")
+                assert_documented(app.openapi(), "GET", template(path), response)
+
+    async def test_a_host_not_served_is_400_on_every_operation_when_hosts_are_listed(
+        self, make_app: AppFactory, running: ClientOpener
+    ) -> None:
+        app = make_app(
+            routers=[router], root_routers=[root_router], trusted_hosts=["api.example.com"]
+        )
+        async with running(app) as client:
+            for path in ("/api/v1/items/7", "/.well-known/thing", "/health"):
+                response = await client.get(path)  # Host: testserver
+
+                assert_error(response, 400, "invalid_host")
+                assert_documented(app.openapi(), "GET", template(path), response)
+
+    async def test_no_host_refusal_is_documented_when_every_host_is_served(
+        self, make_app: AppFactory
+    ) -> None:
+        """A route's own 400s stay visible to the fuzzing pass where no Host is refused."""
+        app = make_app(routers=[router], trusted_hosts=["*"])
+
+        assert "400" not in app.openapi()["paths"]["/api/v1/items/{item_id}"]["get"]["responses"]
+
+    async def test_an_unreachable_database_is_503_on_api_operations(
+        self, make_app: AppFactory, running: ClientOpener
+    ) -> None:
+        app = make_app(
+            routers=[db_router], database_url="postgresql+asyncpg://postgres@127.0.0.1:1/nothing"
+        )
+        async with running(app) as client:
+            response = await client.get("/api/v1/clock")
+
+        assert_error(response, 503, "dependency_unavailable")
+        assert_documented(app.openapi(), "GET", "/api/v1/clock", response)
+
+    async def test_root_operations_document_only_their_own_dependencies(
+        self, make_app: AppFactory
+    ) -> None:
+        """Every API operation reads the database or checks a token; a root route (discovery
+        documents) says itself whether it can be unavailable."""
+        app = make_app(root_routers=[root_router])
+
+        assert "503" not in app.openapi()["paths"]["/.well-known/thing"]["get"]["responses"]
+
+
+def template(path: str) -> str:
+    return path.replace("/items/7", "/items/{item_id}")
 
 
 class TestLifespan:

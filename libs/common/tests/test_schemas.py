@@ -12,6 +12,7 @@ import pytest
 from fastapi import APIRouter, FastAPI
 from pydantic import TypeAdapter, ValidationError
 
+from common.errors import RateLimited
 from common.schemas import (
     ErrorResponse,
     RequestModel,
@@ -19,6 +20,7 @@ from common.schemas import (
     UtcDateTime,
     error_responses,
 )
+from common.testing import assert_documented
 
 AppFactory = Callable[..., FastAPI]
 ClientOpener = Callable[[FastAPI], AbstractAsyncContextManager[httpx.AsyncClient]]
@@ -107,3 +109,25 @@ class TestErrorResponses:
         }
         error_body = schema["components"]["schemas"]["ErrorBody"]
         assert set(error_body["required"]) == {"code", "message", "request_id"}
+
+    async def test_a_429_documents_the_retry_after_every_rate_limit_sends(
+        self, make_app: AppFactory, running: ClientOpener
+    ) -> None:
+        """A client generated from the document knows when it may try again; the fuzzing pass
+        checks every 429 against this."""
+        router = APIRouter()
+
+        @router.post("/attempts", responses=error_responses(429))
+        async def attempt() -> None:
+            raise RateLimited(retry_after=30)
+
+        app = make_app(routers=[router])
+        async with running(app) as client:
+            refused = await client.post("/api/v1/attempts")
+            schema = (await client.get("/openapi.json")).json()
+
+        documented = schema["paths"]["/api/v1/attempts"]["post"]["responses"]["429"]
+        assert documented["headers"]["Retry-After"]["required"] is True
+        assert documented["headers"]["Retry-After"]["schema"] == {"type": "integer", "minimum": 1}
+        assert_documented(schema, "POST", "/api/v1/attempts", refused)
+        assert refused.headers["retry-after"] == "30"

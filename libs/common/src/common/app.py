@@ -38,6 +38,7 @@ from common.middleware import (
     TrustedHostMiddleware,
 )
 from common.redis import KeySpace, create_redis
+from common.schemas import error_responses
 from common.security.jwks import JwksSource, TokenVerifier, http_jwks_source
 from common.security.revocation import RevocationFeed, RevocationList
 from common.settings import ServiceSettings
@@ -84,6 +85,24 @@ async def _start_revocation_feed(
     except (RedisError, OSError) as exc:
         logger.warning("token revocations could not be read at start-up: %r", exc)
     return revocations, asyncio.create_task(feed.run(), name="revocation-feed"), redis
+
+
+# Every API operation reads the database or checks an access token (JWKS, revocations): when
+# one of them is down or saturated (database_busy, redis_busy, jwks_unavailable...) it answers
+# 503, whatever the route declares. Root routes (discovery documents) declare their own.
+UNAVAILABLE = error_responses(503)
+
+
+def shared_refusals(settings: ServiceSettings) -> dict[int | str, dict[str, Any]]:
+    """The answers the shared middleware gives any request before a route sees it, listed in
+    every operation's OpenAPI (each route's own description of a status wins): 413 for a body
+    over MAX_BODY_SIZE, 431 for headers over MAX_HEADERS_SIZE, and 400 for a Host that is not
+    one of TRUSTED_HOSTS, where the service refuses any (with `*` a route's 400 is only its
+    own, and the fuzzing pass can tell a stray one)."""
+    refusals = error_responses(413, 431)
+    if "*" not in settings.trusted_hosts:
+        refusals |= error_responses(400)
+    return refusals
 
 
 def create_service_app(
@@ -163,11 +182,14 @@ def create_service_app(
     app.state.settings = settings
     install_error_handlers(app)
 
-    app.include_router(health_router)
+    refusals = shared_refusals(settings)
+    app.include_router(health_router, responses=refusals)
     for router in routers:
-        app.include_router(router, prefix=settings.api_prefix)
+        app.include_router(
+            router, prefix=settings.api_prefix, responses={**refusals, **UNAVAILABLE}
+        )
     for router in root_routers:
-        app.include_router(router)
+        app.include_router(router, responses=refusals)
 
     _install_middleware(app, settings)
     return app

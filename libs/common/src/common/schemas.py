@@ -62,13 +62,32 @@ _DESCRIPTIONS = {
     413: "Body too large",
     422: "Malformed request",
     429: "Too many requests",
+    431: "Request headers too large",
     503: "A dependency is unavailable",
+}
+
+# Headers an error answer of that status always carries (`common.errors.RateLimited` sets it).
+_HEADERS: dict[int, dict[str, Any]] = {
+    429: {
+        "Retry-After": {
+            "description": "Seconds to wait before trying again",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    },
 }
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """`responses=` for a route: documents its error answers with the shared error shape."""
-    return {
-        status: {"model": ErrorResponse, "description": _DESCRIPTIONS.get(status, "Error")}
-        for status in statuses
-    }
+    """`responses=` for a route: documents its error answers with the shared error shape (and
+    the headers some of them always carry: `Retry-After` on a 429)."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        response: dict[str, Any] = {
+            "model": ErrorResponse,
+            "description": _DESCRIPTIONS.get(status, "Error"),
+        }
+        if status in _HEADERS:
+            response["headers"] = _HEADERS[status]
+        responses[status] = response
+    return responses

@@ -1,7 +1,10 @@
-"""`serve_app`: an ASGI app on a real loopback port for the length of a block."""
+"""`serve_app` and `ThreadedServer`: an ASGI app on a real loopback port for the length of a
+block, in the test's event loop or in a thread of its own."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from common.testing import free_port, serve_app
+from common.testing import ThreadedServer, free_port, serve_app
 
 
 async def hello(request: Request) -> JSONResponse:
@@ -46,6 +49,53 @@ class TestServeApp:
             response = await client.get(f"{base_url}/")
 
         assert response.json() == {"hello": "from lifespan"}
+
+
+class TestThreadedServer:
+    def test_serves_a_blocking_client_until_the_block_ends(self) -> None:
+        with httpx.Client() as client:
+            with ThreadedServer(make_app(), lifespan=True) as server:
+                response = client.get(f"{server.url}/")
+
+            assert response.json() == {"hello": "from lifespan"}
+            assert server.url.startswith("http://127.0.0.1:")
+            with pytest.raises(httpx.ConnectError):
+                client.get(f"{server.url}/")
+
+    def test_runs_coroutines_in_the_servers_loop_and_thread(self) -> None:
+        async def where() -> tuple[asyncio.AbstractEventLoop, threading.Thread]:
+            return asyncio.get_running_loop(), threading.current_thread()
+
+        with ThreadedServer(make_app()) as server:
+            loop, thread = server.run(where())
+
+        assert thread is not threading.current_thread()
+        assert loop.is_closed()  # the server's own loop, closed with it
+
+    def test_a_coroutine_that_fails_raises_in_the_caller(self) -> None:
+        async def fail() -> None:
+            raise LookupError("from the server's loop")
+
+        with ThreadedServer(make_app()) as server, pytest.raises(LookupError):
+            server.run(fail())
+
+    def test_an_app_that_cannot_start_raises_and_leaves_no_thread(self) -> None:
+        def refuse() -> None:
+            raise RuntimeError("cannot start")
+
+        @asynccontextmanager
+        async def lifespan(app: Starlette) -> AsyncIterator[None]:
+            refuse()
+            yield
+
+        threads = threading.active_count()
+        with (
+            pytest.raises(RuntimeError),
+            ThreadedServer(Starlette(lifespan=lifespan), lifespan=True),
+        ):
+            pass
+
+        assert threading.active_count() == threads
 
 
 class TestFreePort:

@@ -9,8 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
-from common.testing import assert_error, cursor_of, reforged
+from activity_service.settings import ActivitySettings
+from common.testing import assert_documented, assert_error, cursor_of, free_port, reforged
 
 from ..conftest import API, Caller, MakeCaller, MakeEvent, Sql, Store
 
@@ -420,3 +422,30 @@ class TestReadEvent:
 
     async def test_needs_a_token(self, client: httpx.AsyncClient) -> None:
         assert_error(await client.get(f"{API}/activity/{uuid.uuid4()}"), 401, "not_authenticated")
+
+
+class TestDatabaseUnavailable:
+    """Every operation of the trail reads the database: unreachable, it answers 503 with the
+    error body, and the operation's OpenAPI lists that answer (only the export did)."""
+
+    @pytest.fixture
+    def settings(self, settings: ActivitySettings) -> ActivitySettings:
+        nowhere = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/x"
+        return settings.model_copy(update={"database_url": nowhere})
+
+    @pytest.mark.parametrize(
+        ("path", "template"),
+        [
+            ("/activity", "/activity"),
+            ("/activity/me", "/activity/me"),
+            ("/activity/verify", "/activity/verify"),
+            (f"/activity/{uuid.UUID(int=1)}", "/activity/{event_id}"),
+        ],
+    )
+    async def test_is_503_as_documented(
+        self, app: FastAPI, client: httpx.AsyncClient, auditor: Caller, path: str, template: str
+    ) -> None:
+        response = await client.get(f"{API}{path}", headers=auditor.headers)
+
+        assert_error(response, 503, "dependency_unavailable")
+        assert_documented(app.openapi(), "GET", f"{API}{template}", response)

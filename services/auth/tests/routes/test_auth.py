@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from auth_service.services.service_clients import create_service_client
-from common.testing import assert_error
+from common.testing import assert_documented, assert_error
 
 from ..test_audit import payloads
 
@@ -146,6 +146,30 @@ class TestRegister:
             headers={"content-type": "application/json"},
         )
         assert_error(response, 422, "malformed_json")
+
+
+class TestRegistrationLimit:
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {"registration_max_per_ip": 2}
+
+    async def test_registrations_past_the_limit_are_429_as_documented(
+        self, app: FastAPI, client: httpx.AsyncClient, password: str
+    ) -> None:
+        """Found by the fuzzing pass: the limit answered 429 where the OpenAPI of the
+        operation listed only 201, 409 and 422."""
+        for n in range(2):
+            created = await client.post(
+                f"{API}/auth/register", json={"email": f"u{n}@example.com", "password": password}
+            )
+            assert created.status_code == 201
+        refused = await client.post(
+            f"{API}/auth/register", json={"email": "u2@example.com", "password": password}
+        )
+
+        assert_error(refused, 429, "rate_limited")
+        assert int(refused.headers["retry-after"]) > 0
+        assert_documented(app.openapi(), "POST", f"{API}/auth/register", refused)
 
 
 class TestLogin:

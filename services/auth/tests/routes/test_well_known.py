@@ -7,11 +7,29 @@ from typing import Any
 
 import httpx
 import jwt
+import pytest
 from fastapi import FastAPI
 
-from common.testing import serve_app
+from common.testing import assert_documented, assert_error, serve_app
 
 API = "/api/v1"
+
+
+class TestJwksWhenTheDatabaseIsBusy:
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {"db_pool_size": 1, "db_max_overflow": 0, "db_pool_timeout": 0.2}
+
+    async def test_is_503_database_busy_as_documented(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
+        """The JWKS is read from the database: with every connection of the pool taken, it is
+        back-pressure, which the operation's OpenAPI lists (it listed only 200)."""
+        async with app.state.database.engine.connect():
+            response = await client.get("/.well-known/jwks.json")
+
+        assert_error(response, 503, "database_busy")
+        assert_documented(app.openapi(), "GET", "/.well-known/jwks.json", response)
 
 
 class TestJwks:

@@ -2,9 +2,18 @@
 migrations applied, truncation between tests, a Redis key prefix per test, real HTTP servers
 on loopback, and shared assertions. Loaded by the root `conftest.py` as a pytest plugin."""
 
-from common.testing.assertions import assert_error
+from common.testing.assertions import assert_documented, assert_error
 from common.testing.cursors import cursor_of, reforged
 from common.testing.redis_server import RedisServer
-from common.testing.servers import free_port, serve_app
+from common.testing.servers import ThreadedServer, free_port, serve_app
 
-__all__ = ["RedisServer", "assert_error", "cursor_of", "free_port", "reforged", "serve_app"]
+__all__ = [
+    "RedisServer",
+    "ThreadedServer",
+    "assert_documented",
+    "assert_error",
+    "cursor_of",
+    "free_port",
+    "reforged",
+    "serve_app",
+]

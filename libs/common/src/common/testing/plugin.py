@@ -9,6 +9,8 @@ Fixtures:
 - `clean_database`: truncates every service table after the test that uses it (user triggers,
   such as an append-only table's, are disabled for it and restored exactly).
 - `redis_url`, `redis_prefix`: the Redis to use and a key prefix unique to the test.
+- `module_clean_database`, `module_redis_prefix`: the same for a module whose tests share one
+  state (truncated after its last test).
 
 The log scan (`common.testing.log_scan`): every record logged during the run is searched for
 secrets (password hashes, JWTs, bearer tokens, private keys, quoted database rows) as our
@@ -233,14 +235,27 @@ async def truncate_service_tables(connection: asyncpg.Connection) -> None:
             await connection.execute(f"ALTER SEQUENCE {sequence['name']} RESTART")
 
 
-@pytest.fixture
-async def clean_database(database_url: str) -> AsyncIterator[str]:
-    yield database_url
+async def empty_service_tables(database_url: str) -> None:
+    """`truncate_service_tables` on a connection of its own to `database_url`."""
     connection = await asyncpg.connect(database_url.replace("+asyncpg", ""))
     try:
         await truncate_service_tables(connection)
     finally:
         await connection.close()
+
+
+@pytest.fixture
+async def clean_database(database_url: str) -> AsyncIterator[str]:
+    yield database_url
+    await empty_service_tables(database_url)
+
+
+@pytest.fixture(scope="module")
+async def module_clean_database(database_url: str) -> AsyncIterator[str]:
+    """`clean_database` for a module whose tests build on what the ones before them wrote
+    (the fuzzing pass: one test per operation against one running service)."""
+    yield database_url
+    await empty_service_tables(database_url)
 
 
 @pytest.fixture(scope="session")
@@ -262,4 +277,10 @@ async def _redis_run_cleanup(redis_url: str) -> AsyncIterator[None]:
 
 @pytest.fixture
 def redis_prefix(_redis_run_cleanup: None) -> str:
+    return f"test:{RUN_ID}:{next(_test_counter)}:"
+
+
+@pytest.fixture(scope="module")
+def module_redis_prefix(_redis_run_cleanup: None) -> str:
+    """`redis_prefix` shared by the tests of a module (see `module_clean_database`)."""
     return f"test:{RUN_ID}:{next(_test_counter)}:"

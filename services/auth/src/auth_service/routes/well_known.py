@@ -7,6 +7,7 @@ from fastapi import APIRouter, Response
 from auth_service.dependencies import KeyServiceDep, SettingsDep
 from auth_service.schemas import JWKS, OpenIDConfiguration
 from common.db import SessionDep
+from common.schemas import error_responses
 from common.security import ALGORITHM
 
 router = APIRouter(prefix="/.well-known", tags=["discovery"])
@@ -15,7 +16,12 @@ router = APIRouter(prefix="/.well-known", tags=["discovery"])
 JWKS_CACHE_CONTROL = "public, max-age=60"
 
 
-@router.get("/jwks.json", response_model=JWKS, summary="Public keys that verify access tokens")
+@router.get(
+    "/jwks.json",
+    response_model=JWKS,
+    responses=error_responses(503),  # read from the database
+    summary="Public keys that verify access tokens",
+)
 async def jwks(response: Response, session: SessionDep, keys: KeyServiceDep) -> JWKS:
     response.headers["Cache-Control"] = JWKS_CACHE_CONTROL
     return JWKS.model_validate(await keys.jwks(session))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -37,15 +37,6 @@ recorder = AuditRecorder("relay-test", Outbox)
 @pytest.fixture
 async def tables(engine: AsyncEngine, create_tables: TableMaker, empty_tables: None) -> None:
     await create_tables(RelayBase.metadata)
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url, decode_responses=True)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 async def record(engine: AsyncEngine, count: int) -> list[AuditEvent]:

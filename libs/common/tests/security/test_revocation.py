@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -159,15 +159,6 @@ class TestRevocationList:
         revocations.apply(Revocation.starting("sub", "user-1", at=1_700_000_100))
         with pytest.raises(TokenRevoked):
             revocations.check(principal())
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url, decode_responses=True)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 async def publish(redis: Redis, stream: str, revocation: Revocation | str) -> None:

@@ -8,7 +8,8 @@ Fixtures:
 - `database_url`: the run's database (created, migrated, dropped at the end).
 - `clean_database`: truncates every service table after the test that uses it (user triggers,
   such as an append-only table's, are disabled for it and restored exactly).
-- `redis_url`, `redis_prefix`: the Redis to use and a key prefix unique to the test.
+- `redis_url`, `redis_prefix`: the Redis to use and a key prefix unique to the test; `redis`, a
+  client of it that answers text.
 - `module_clean_database`, `module_redis_prefix`: the same for a module whose tests share one
   state (truncated after its last test).
 
@@ -271,6 +272,17 @@ async def _redis_run_cleanup(redis_url: str) -> AsyncIterator[None]:
         keys = [key async for key in client.scan_iter(match=f"test:{RUN_ID}:*", count=1000)]
         if keys:
             await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    """A client of the test Redis that answers text (keys the test uses go under
+    `redis_prefix`)."""
+    client = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        yield client
     finally:
         await client.aclose()
 

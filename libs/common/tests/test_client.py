@@ -40,10 +40,24 @@ class TestClientAddress:
         found = client_address(scope("10.1.2.3", "198.51.100.7", "10.9.9.9"), PROXIES)
         assert str(found) == "198.51.100.7"
 
-    @pytest.mark.parametrize("junk", ["x" * 100, "unknown", "", "1.2.3.4.5", "<script>"])
-    def test_a_hop_that_is_not_an_address_stops_the_walk(self, junk: str) -> None:
+    @pytest.mark.parametrize(
+        "junk", ["x" * 100, "unknown", "", "1.2.3.4.5", "<script>", "01.02.03.04", "1.2.3.4:x"]
+    )
+    def test_a_hop_that_is_not_an_address_makes_the_client_unknown(self, junk: str) -> None:
+        """Never the proxy's own address: every client would share its bucket."""
         found = client_address(scope("10.1.2.3", f"198.51.100.7, {junk}"), PROXIES)
-        assert str(found) == "10.1.2.3"
+        assert found is None
+
+    @pytest.mark.parametrize(
+        ("hop", "client"),
+        [
+            ("198.51.100.7:5555", "198.51.100.7"),
+            ("[2001:db8::1]:443", "2001:db8::1"),
+            ("[2001:db8::1]", "2001:db8::1"),
+        ],
+    )
+    def test_a_hop_with_a_port_names_its_address(self, hop: str, client: str) -> None:
+        assert str(client_address(scope("10.1.2.3", hop), PROXIES)) == client
 
     def test_a_peer_that_is_not_an_address_is_unknown(self) -> None:
         assert client_address(scope("x" * 100)) is None

@@ -201,6 +201,34 @@ class TestCreateServiceClient:
         assert "already exists" in again.stderr
 
 
+class TestDisableServiceClient:
+    async def test_refuses_its_secret_and_revokes_its_tokens(
+        self, run_cli: Any, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        created = run_cli("create-service-client", "billing", "--permission", "users:read")
+        secret = created.stdout.split("client_secret: ")[1].split()[0]
+        form = {"grant_type": "client_credentials", "client_id": "billing", "client_secret": secret}
+        token = (await client.post(f"{API}/auth/token", data=form)).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        assert (await client.get(f"{API}/users", headers=headers)).status_code == 200
+
+        result = run_cli("disable-service-client", "billing")
+
+        assert result.returncode == 0, result.stderr
+        assert_error(await client.post(f"{API}/auth/token", data=form), 401, "invalid_client")
+        for _ in range(100):  # the running service's relay publishes what the CLI wrote
+            users = await client.get(f"{API}/users", headers=headers)
+            if users.status_code != 200:
+                break
+            await asyncio.sleep(0.05)
+        assert_error(users, 401, "token_revoked")
+
+    def test_an_unknown_client_is_refused(self, run_cli: Any, app: FastAPI) -> None:
+        result = run_cli("disable-service-client", "nobody")
+        assert result.returncode == 1
+        assert "no service client" in result.stderr
+
+
 class TestUsage:
     def test_unknown_command_is_a_usage_error(self, run_cli: Any) -> None:
         result = run_cli("launch-rockets")

@@ -2,11 +2,12 @@
 
 The client address is the TCP peer, unless the peer is one of TRUSTED_PROXIES: then the
 `X-Forwarded-For` chain is walked from the right, past the trusted hops, to the first address a
-trusted proxy saw (the client's as far as anyone trustworthy can tell). Anything that does not
-parse as an IP address stops the walk, so a client cannot put text of its choosing in the audit
-trail or pick its own throttling bucket. Run uvicorn with `--no-proxy-headers`: this module
-makes the decision uvicorn's `--forwarded-allow-ips` would otherwise make implicitly (it trusts
-127.0.0.1 by default).
+trusted proxy saw (the client's as far as anyone trustworthy can tell). A hop that does not
+parse as an IP address (with or without a port) makes the client unknown, so a client cannot put
+text of its choosing in the audit trail or pick its own throttling bucket, and a misconfigured
+proxy does not put every client in one bucket. Run uvicorn with `--no-proxy-headers`: this
+module makes the decision uvicorn's `--forwarded-allow-ips` would otherwise make implicitly (it
+trusts 127.0.0.1 by default).
 
 Throttles count IPv6 clients per /64 (`address_bucket`): one host usually holds a whole /64,
 so counting single addresses would let it rotate through 2^64 of them.
@@ -15,6 +16,7 @@ so counting single addresses would let it rotate through 2^64 of them.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -28,6 +30,7 @@ UNKNOWN_BUCKET = "unknown"
 IPV6_BUCKET_PREFIX = 64
 MAX_USER_AGENT = 255
 _FORWARDED_FOR = b"x-forwarded-for"
+_PORT = re.compile(r":\d{1,5}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +46,23 @@ class ClientInfo:
         return address_bucket(self.ip)
 
 
+def _without_port(text: str) -> str | None:
+    """`192.0.2.1:5555` -> `192.0.2.1`, `[2001:db8::1]:443` and `[2001:db8::1]` ->
+    `2001:db8::1`; anything else unchanged; None for a port that is not one."""
+    if text.startswith("["):
+        host, closing, rest = text[1:].partition("]")
+        return host if closing and (not rest or _PORT.fullmatch(rest)) else None
+    if text.count(":") == 1:
+        host, _, port = text.partition(":")
+        return host if port.isdigit() else None
+    return text
+
+
 def parse_address(text: str | None) -> IPAddress | None:
-    if not text:
-        return None
+    """An IP address, also written with a port as proxies append it; None for anything else."""
+    host = _without_port(text.strip()) if text else None
     try:
-        address = ipaddress.ip_address(text.strip())
+        address = ipaddress.ip_address(host or "")
     except ValueError:
         return None
     if isinstance(address, ipaddress.IPv6Address):
@@ -85,7 +100,9 @@ def client_address(scope: Scope, trusted_proxies: Sequence[IPNetwork] = ()) -> I
     for hop in reversed(_forwarded_chain(scope)):
         forwarded = parse_address(hop)
         if forwarded is None:
-            break
+            # A hop our own proxies wrote and we cannot read: the client is unknown, never the
+            # proxy itself (every client would share its throttling bucket).
+            return None
         address = forwarded
         if not _trusted(forwarded, trusted_proxies):
             break

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict
 
 
 def to_utc(value: datetime) -> datetime:
@@ -19,8 +20,20 @@ def to_utc(value: datetime) -> datetime:
         raise ValueError("the time is out of range once converted to UTC") from exc
 
 
+def iso_8601_only(value: object) -> object:
+    """Refuse what pydantic would otherwise read as a Unix time (`-1`, `99999999999999`): the
+    API speaks ISO 8601, and a number is a client's mistake, not a time."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and not _NUMBER.fullmatch(value.strip()):
+        return value
+    raise ValueError("an ISO 8601 time with a time zone is expected")
+
+
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
 # An ISO 8601 time with a time zone, given back in UTC; one that has no UTC value is refused.
-UtcDateTime = Annotated[AwareDatetime, AfterValidator(to_utc)]
+UtcDateTime = Annotated[AwareDatetime, BeforeValidator(iso_8601_only), AfterValidator(to_utc)]
 
 
 class RequestModel(BaseModel):

@@ -229,6 +229,35 @@ class TestRun:
         assert age is not None
         assert 0 <= age < 60
 
+    async def test_the_backlog_shows_while_redis_refuses(
+        self, engine: AsyncEngine, redis_prefix: str
+    ) -> None:
+        """The gauges were set only after a pass that succeeded: an outage read as an empty
+        outbox."""
+        registry = CollectorRegistry()
+        down = Redis.from_url(
+            "redis://127.0.0.1:1/0", socket_connect_timeout=0.2, decode_responses=True
+        )
+        relay = make_relay(
+            engine,
+            down,
+            f"{redis_prefix}audit.events",
+            metrics=RelayMetrics(registry, prefix="revocation"),
+        )
+        await record(engine, 4)
+        task = asyncio.create_task(relay.run())
+        try:
+
+            async def backlog_gauge() -> int:
+                return int(registry.get_sample_value("revocation_outbox_backlog") or 0)
+
+            await wait_until(backlog_gauge, 4)
+            assert (registry.get_sample_value("revocation_relay_errors_total") or 0) >= 1
+        finally:
+            relay.stop()
+            await task
+            await down.aclose()
+
 
 async def errors(registry: CollectorRegistry) -> int:
     return int(registry.get_sample_value("audit_relay_errors_total") or 0)

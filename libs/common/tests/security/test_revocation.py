@@ -23,7 +23,7 @@ from common.security import (
     TokenRevoked,
     TokenVerifier,
 )
-from common.security.revocation import MAX_TOKEN_LIFETIME_SECONDS
+from common.security.revocation import MAX_CLOCK_SKEW_SECONDS, MAX_TOKEN_LIFETIME_SECONDS
 from common.testing import RedisServer
 
 from .conftest import JwkOf, Mint
@@ -137,6 +137,15 @@ class TestRevocationList:
         revocations.purge(old.expires_at - 1)
         assert len(revocations) == 1
         revocations.purge(old.expires_at + 1)
+        assert len(revocations) == 0
+
+    def test_bounds_what_a_forged_entry_can_ask(self) -> None:
+        """A `not_before` far ahead would make the issuer wait for it, and an `expires_at` far
+        ahead would keep the entry forever: both are cut to what auth can have written."""
+        revocations = RevocationList(wall=lambda: 1_700_000_000.0)
+        revocations.apply(Revocation("sub", "user-1", 1_700_009_999, 1_900_000_000))
+        assert revocations.not_before("user-1") == 1_700_000_000 + MAX_CLOCK_SKEW_SECONDS
+        revocations.purge(1_700_000_000 + MAX_CLOCK_SKEW_SECONDS + MAX_TOKEN_LIFETIME_SECONDS + 1)
         assert len(revocations) == 0
 
     def test_refuses_every_token_before_the_first_read(self) -> None:

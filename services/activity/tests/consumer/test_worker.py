@@ -292,7 +292,7 @@ class TestPoisonEntries:
             ),
             (
                 poisoned(make_event(), occurred_at=1e300),
-                b"not a valid audit event: occurred_at: Input should be a valid datetime",
+                b"not a valid audit event: occurred_at: Value error, an ISO 8601 time",
             ),
             (
                 poisoned(make_event(), metadata={"ratio": float("nan")}),

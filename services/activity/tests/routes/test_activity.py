@@ -152,6 +152,9 @@ MALFORMED: list[tuple[dict[str, str], str]] = [
     ({"until": "2026-02-30T00:00:00Z"}, "validation_error"),
     ({"since": "0001-01-01T00:00:00+01:00"}, "validation_error"),  # year 0 in UTC
     ({"until": "9999-12-31T23:30:00-01:00"}, "validation_error"),  # year 10000 in UTC
+    ({"since": "-1"}, "validation_error"),  # a Unix time, not ISO 8601
+    ({"until": "99999999999999"}, "validation_error"),
+    ({"since": "1.7e9"}, "validation_error"),
     ({"since": "2026-03-02T00:00:00Z", "until": "2026-03-01T00:00:00Z"}, "invalid_time_range"),
     ({"since": "2026-03-01T00:00:00Z", "until": "2026-03-01T00:00:00Z"}, "invalid_time_range"),
     ({"cursor": "not-a-cursor"}, "invalid_cursor"),

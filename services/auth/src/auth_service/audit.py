@@ -45,6 +45,7 @@ class Action:
     ROLE_DELETED: Final = "auth.role.deleted"
     SIGNING_KEY_ROTATED: Final = "auth.signing_key.rotated"
     SERVICE_CLIENT_CREATED: Final = "auth.service_client.created"
+    SERVICE_CLIENT_DISABLED: Final = "auth.service_client.disabled"
     SERVICE_TOKEN_ISSUED: Final = "auth.service_client.token_issued"
 
 

@@ -5,6 +5,7 @@
                                             [--grant-existing]
     python -m auth_service.cli rotate-signing-key
     python -m auth_service.cli create-service-client NAME --permission P [--permission P ...]
+    python -m auth_service.cli disable-service-client NAME
 
 Exit status 0 on success, 1 when the command was refused (the reason goes to stderr), 2 on a
 usage error.
@@ -22,8 +23,12 @@ from pydantic import EmailStr, TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth_service.services.passwords import PasswordHasher, PasswordPolicy
+from auth_service.services.revocations import AccessRevocations
 from auth_service.services.seed import create_admin, seed_rbac
-from auth_service.services.service_clients import create_service_client
+from auth_service.services.service_clients import (
+    create_service_client,
+    disable_service_client,
+)
 from auth_service.services.signing_keys import SigningKeyService
 from auth_service.settings import AuthSettings, get_settings
 from common.db import Database
@@ -124,6 +129,14 @@ async def _create_client(settings: AuthSettings, args: argparse.Namespace) -> No
     await _with_session(settings, work)
 
 
+async def _disable_client(settings: AuthSettings, args: argparse.Namespace) -> None:
+    async def work(session: AsyncSession) -> None:
+        await disable_service_client(session, name=args.name, revocations=AccessRevocations())
+        _say(f"disabled {args.name}; its tokens are refused within about a second")
+
+    await _with_session(settings, work)
+
+
 async def _seed(settings: AuthSettings, _: argparse.Namespace) -> None:
     async def work(session: AsyncSession) -> None:
         await seed_rbac(session)
@@ -166,6 +179,12 @@ def _parser() -> argparse.ArgumentParser:
     client.add_argument("name", help="the client_id, e.g. billing-service")
     client.add_argument("--permission", action="append", default=[], metavar="PERMISSION")
     client.set_defaults(run=_create_client)
+
+    disable = commands.add_parser(
+        "disable-service-client", help="refuse a client's secret and revoke its tokens"
+    )
+    disable.add_argument("name", help="the client_id")
+    disable.set_defaults(run=_disable_client)
 
     seed = commands.add_parser("seed", help="seed roles, permissions and a signing key")
     seed.set_defaults(run=_seed)

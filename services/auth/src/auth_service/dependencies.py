@@ -50,9 +50,10 @@ class ClientBasicAuth(HTTPBasic):
         except (ValueError, binascii.Error) as exc:
             raise InvalidClient from exc
         client_id, separator, secret = decoded.partition(":")
-        if not separator:
+        client_id, secret = unquote_plus(client_id), unquote_plus(secret)
+        if not separator or not (client_id + secret).isprintable():
             raise InvalidClient
-        return HTTPBasicCredentials(username=unquote_plus(client_id), password=unquote_plus(secret))
+        return HTTPBasicCredentials(username=client_id, password=secret)
 
 
 async def get_client_info(request: Request) -> ClientInfo:
@@ -68,6 +69,7 @@ async def get_session_service(request: Request, session: SessionDep) -> SessionS
         issuer=state.token_issuer,
         client_failures=state.client_failures,
         revocations=state.access_revocations,
+        engine=state.database.engine,
     )
 
 
@@ -101,6 +103,7 @@ async def get_registration_service(request: Request, session: SessionDep) -> Reg
         hasher=state.password_hasher,
         policy=state.password_policy,
         limits=state.registrations,
+        notices=state.registration_notices,
         queue=state.mail_queue,
         require_verification=state.settings.require_email_verification,
     )

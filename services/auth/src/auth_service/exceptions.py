@@ -159,3 +159,8 @@ class LastSuperAdmin(Conflict):
 class ServiceClientExists(Conflict):
     code = "service_client_exists"
     message = "A service client with this name already exists."
+
+
+class ServiceClientNotFound(NotFound):
+    code = "service_client_not_found"
+    message = "There is no service client with this name."

@@ -21,7 +21,7 @@ from auth_service.services.throttle import Limit, Throttle, ThrottleMetrics
 from auth_service.services.tokens import AccessTokenIssuer
 from auth_service.settings import AuthSettings, get_settings
 from common.app import create_service_app
-from common.audit import OutboxRelay, stop_relay
+from common.audit import OutboxRelay, RelayMetrics, stop_relay
 from common.celery_app import create_celery_app
 from common.redis import KeySpace
 from common.security import REVOCATION_FIELD, JwksSource
@@ -59,6 +59,7 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
         state.token_issuer = AccessTokenIssuer(
             settings, ActiveSigningKey(settings, state.database.engine), state.revocations
         )
+        registry = getattr(state, "metrics_registry", None)
         revocation_relay = OutboxRelay(
             engine=state.database.engine,
             outbox=RevocationOutbox,
@@ -70,12 +71,12 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
             batch_size=settings.audit_relay_batch_size,
             idle_interval=settings.audit_relay_idle_interval,
             max_backoff=settings.audit_relay_max_backoff,
+            metrics=RelayMetrics(registry, prefix="revocation") if registry is not None else None,
         )
         state.access_revocations = AccessRevocations(
             local=state.revocations, relay=revocation_relay
         )
         keyspace = KeySpace(settings.redis_key_prefix)
-        registry = getattr(state, "metrics_registry", None)
         metrics = ThrottleMetrics(registry) if registry is not None else None
         strict = Throttle(
             state.redis, keyspace, fail_open=settings.login_throttle_fail_open, metrics=metrics
@@ -101,6 +102,9 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
         )
         state.verification_requests = MailRequests(
             lenient, max_per_address=settings.password_reset_max_per_hour, prefix="verify"
+        )
+        state.registration_notices = MailRequests(
+            lenient, max_per_address=settings.password_reset_max_per_hour, prefix="notice"
         )
         state.registrations = AddressLimit(
             lenient,

@@ -389,6 +389,7 @@ class TestTokenEndpoint:
             "Basic !!!not-base64!!!",
             "Basic " + base64.b64encode(b"no-colon-at-all").decode(),
             "Basic " + base64.b64encode(b"\xff\xfe:\xfd").decode(),
+            "Basic " + base64.b64encode(b"\x00:\x00").decode(),
             "basic",
         ],
     )

@@ -168,3 +168,25 @@ class TestRequiredVerification:
         await confirm(client, await verification_link(mail_waiter, owner))
         login = await client.post(f"{API}/auth/login", json={"email": owner, "password": PASSWORD})
         assert login.status_code == 200
+
+    async def test_registering_someone_elses_address_over_and_over_mails_them_three_times(
+        self,
+        client: httpx.AsyncClient,
+        mail_waiter: MailWaiter,
+        smtp_server: tuple[Any, int],
+    ) -> None:
+        owner = "much-tried@example.com"
+        await client.post(f"{API}/auth/register", json={"email": owner, "password": PASSWORD})
+        for _ in range(6):
+            again = await client.post(
+                f"{API}/auth/register", json={"email": owner, "password": PASSWORD}
+            )
+            assert again.status_code == 202
+        await mail_waiter(owner, count=3, subject=ATTEMPT_SUBJECT)
+        # One worker takes the queue in order: a later address's mail proves the rest were
+        # handled.
+        await client.post(
+            f"{API}/auth/register", json={"email": "tried-marker@example.com", "password": PASSWORD}
+        )
+        await verification_link(mail_waiter, "tried-marker@example.com")
+        assert len(smtp_server[0].to(owner, ATTEMPT_SUBJECT)) == 3

@@ -34,20 +34,26 @@ METRICS_INTERVAL = 5.0
 
 
 class RelayMetrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
+    """`<prefix>_outbox_backlog`, `<prefix>_outbox_oldest_age_seconds`,
+    `<prefix>_events_published_total`, `<prefix>_relay_errors_total` (prefix `audit` for the
+    audit trail's relay)."""
+
+    def __init__(self, registry: CollectorRegistry, prefix: str = "audit") -> None:
         self.backlog = Gauge(
-            "audit_outbox_backlog", "Audit events waiting in the outbox.", registry=registry
+            f"{prefix}_outbox_backlog", "Rows waiting in the outbox.", registry=registry
         )
         self.oldest_age = Gauge(
-            "audit_outbox_oldest_age_seconds",
-            "Age of the oldest audit event not yet published.",
+            f"{prefix}_outbox_oldest_age_seconds",
+            "Age of the oldest row not yet published.",
             registry=registry,
         )
         self.published = Counter(
-            "audit_events_published", "Audit events appended to the stream.", registry=registry
+            f"{prefix}_events_published", "Rows appended to the stream.", registry=registry
         )
         self.errors = Counter(
-            "audit_relay_errors", "Relay passes that failed and were retried.", registry=registry
+            f"{prefix}_relay_errors",
+            "Relay passes that failed and were retried.",
+            registry=registry,
         )
 
 
@@ -169,6 +175,9 @@ class OutboxRelay:
                 failures += 1
                 if self.metrics is not None:
                     self.metrics.errors.inc()
+                    # The backlog grows while Redis refuses: say so, if PostgreSQL answers.
+                    with contextlib.suppress(Exception):
+                        await self.update_metrics()
                 delay = min(self.max_backoff, INITIAL_BACKOFF * 2 ** min(failures - 1, 16))
                 if failures == 1 or failures % 10 == 0:
                     logger.warning(

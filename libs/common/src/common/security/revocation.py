@@ -43,6 +43,8 @@ REVOCATION_FIELD = "revocation"
 # The longest a token can live past its `iat`: the largest ACCESS_TOKEN_TTL_SECONDS (3600) and
 # JWT_LEEWAY_SECONDS (300) the settings allow. A revocation is kept that long after it starts.
 MAX_TOKEN_LIFETIME_SECONDS = 3600 + 300
+# How far ahead of this process's clock a revocation may start (auth's clock may run ahead).
+MAX_CLOCK_SKEW_SECONDS = 2
 FEED_BATCH = 1000
 FEED_BLOCK_MS = 1000
 PURGE_INTERVAL_SECONDS = 60.0
@@ -110,10 +112,12 @@ class RevocationList:
         max_lag_seconds: float = 10.0,
         fail_open: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.max_lag_seconds = max_lag_seconds
         self.fail_open = fail_open
         self._clock = clock
+        self._wall = wall
         self._entries: dict[RevocationKind, dict[str, tuple[int, int]]] = {
             "sub": {},
             "sid": {},
@@ -126,15 +130,16 @@ class RevocationList:
         self._warned_at = -math.inf
 
     def apply(self, revocation: Revocation) -> None:
+        """Remember `revocation`. Its times are bounded by what auth can have written: a
+        `not_before` at most MAX_CLOCK_SKEW_SECONDS ahead of this clock (the issuer waits for
+        it), and an `expires_at` at most one token lifetime after it (the list holds it)."""
+        not_before = min(revocation.not_before, int(self._wall()) + MAX_CLOCK_SKEW_SECONDS)
+        expires_at = min(revocation.expires_at, not_before + MAX_TOKEN_LIFETIME_SECONDS)
         entries = self._entries[revocation.kind]
         known = entries.get(revocation.value)
-        if known is None:
-            entries[revocation.value] = (revocation.not_before, revocation.expires_at)
-        else:
-            entries[revocation.value] = (
-                max(known[0], revocation.not_before),
-                max(known[1], revocation.expires_at),
-            )
+        if known is not None:
+            not_before, expires_at = max(known[0], not_before), max(known[1], expires_at)
+        entries[revocation.value] = (not_before, expires_at)
 
     def synced(self) -> None:
         """The feed has read everything there was to read, just now."""

@@ -59,11 +59,26 @@ _CREDENTIALS = CompiledQuery(
     ).where(User.email == bindparam("email"))
 )
 
+# What an access token says about a user, read afresh just before it is issued.
+_CLAIMS = CompiledQuery(
+    select(
+        User.is_active,
+        User.email_verified_at.is_not(None).label("email_verified"),
+        _ROLE_NAMES.label("roles"),
+        _PERMISSION_NAMES.label("permissions"),
+    ).where(User.id == bindparam("user_id"))
+)
+
 
 class UserCRUD(CRUDBase[User, BaseModel, BaseModel]):
     async def profile(self, engine: AsyncEngine, user_id: uuid.UUID) -> dict[str, Any] | None:
         """The user's profile with role names, in one statement outside any transaction."""
         return await _PROFILE.fetch_one(engine, user_id=user_id)
+
+    async def claims(self, engine: AsyncEngine, user_id: uuid.UUID) -> dict[str, Any] | None:
+        """Active flag, verified address, roles and permissions, in one statement outside any
+        transaction."""
+        return await _CLAIMS.fetch_one(engine, user_id=user_id)
 
     async def credentials(self, engine: AsyncEngine, email: str) -> dict[str, Any] | None:
         """What a login needs (id, hash, state, verified address, roles, permissions), in one

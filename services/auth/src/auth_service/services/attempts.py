@@ -56,6 +56,13 @@ class MailRequests:
         self.address = Limit(f"{prefix}-address", max_per_address, 3600)
         self.ip = Limit(f"{prefix}-ip", max_per_address * 10, 3600)
 
+    async def reserve_for_address(self, email: str) -> bool:
+        """Whether a mail to this address may go out (no per-client check: for a request
+        whose client is limited elsewhere and whose answer must not change)."""
+        return not isinstance(
+            await self.throttle.reserve([(self.address, email_key(email))]), Refused
+        )
+
     async def reserve(self, email: str, client: ClientInfo) -> Refused | bool:
         """Refused for the client address (answer 429), else whether a mail may go out."""
         by_ip = await self.throttle.reserve([(self.ip, client.bucket)])

@@ -1,4 +1,4 @@
-"""Sign-in with e-mail and password: the busiest write path, kept to two database round trips
+"""Sign-in with e-mail and password: the busiest write path, kept to three database round trips
 and no transaction.
 
 1. The attempt reserves its place in the throttle's counters (one atomic script in Redis):
@@ -11,7 +11,8 @@ and no transaction.
 4. One statement that stamps the login, records its audit event and starts the session's
    refresh-token family, atomic on its own; an account deactivated in between gets nothing.
    A failure writes its audit event alone (the same cost whatever the reason).
-5. The access token, signed with the active key.
+5. The access token, from the account's claims read again right before signing
+   (`services/access_tokens.py`), signed with the active key.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from auth_service.exceptions import (
     LoginThrottled,
 )
 from auth_service.schemas import TokenPair
+from auth_service.services.access_tokens import user_access_token
 from auth_service.services.attempts import LoginAttempts
 from auth_service.services.passwords import PasswordHasher
 from auth_service.services.tokens import AccessTokenIssuer, new_opaque_token
@@ -111,14 +113,15 @@ class LoginService:
         )
         if not started:
             raise InvalidCredentials
-        access = await self.issuer.issue(
-            subject=str(account["id"]),
-            roles=account["roles"],
-            permissions=account["permissions"],
+        access = await user_access_token(
+            self.issuer,
+            self.engine,
+            account["id"],
             client_id=self.settings.jwt_client_id,
             session_id=family_id,
-            email_verified=account["email_verified"],
         )
+        if access is None:  # deactivated since; that revoked the session just started too
+            raise InvalidCredentials
         return TokenPair(
             access_token=access.token, refresh_token=refresh, expires_in=access.expires_in
         )

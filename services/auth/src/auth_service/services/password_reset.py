@@ -73,7 +73,12 @@ class PasswordResetService:
         now = utcnow()
         user.password_hash = new_hash
         user.password_changed_at = now
+        # The link came through the mailbox: the address is the user's. Verification links
+        # still pending (perhaps asked for by whoever registered the address first, with a
+        # password of their own) die with the old password.
+        user.email_verified_at = user.email_verified_at or now
         await crud.reset_tokens.use_all_for_user(self.session, user.id, at=now)
+        await crud.verification_tokens.use_all_for_user(self.session, user.id, at=now)
         await crud.refresh_tokens.revoke_for_user(self.session, user.id, at=now)
         self.revocations.account(self.session, user.id, at=now)
         recorder.record(

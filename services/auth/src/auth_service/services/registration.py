@@ -23,7 +23,7 @@ from auth_service.exceptions import EmailTaken
 from auth_service.models import Role, User
 from auth_service.permissions import DEFAULT_ROLE
 from auth_service.schemas import RegisterRequest
-from auth_service.services.attempts import AddressLimit
+from auth_service.services.attempts import AddressLimit, MailRequests
 from auth_service.services.mail_requests import queue_quietly
 from auth_service.services.notifications import AccountMail, MailQueue
 from auth_service.services.passwords import PasswordHasher, PasswordPolicy
@@ -48,6 +48,7 @@ class RegistrationService:
         hasher: PasswordHasher,
         policy: PasswordPolicy,
         limits: AddressLimit,
+        notices: MailRequests,
         queue: MailQueue,
         require_verification: bool,
     ) -> None:
@@ -55,6 +56,7 @@ class RegistrationService:
         self.hasher = hasher
         self.policy = policy
         self.limits = limits
+        self.notices = notices
         self.queue = queue
         self.require_verification = require_verification
 
@@ -117,4 +119,7 @@ class RegistrationService:
             metadata={"email": email},
         )
         await self.session.commit()
-        await queue_quietly(self.queue, AccountMail.REGISTRATION_ATTEMPT, email)
+        # Capped per address like reset mails: registering someone's address over and over
+        # must not flood their inbox.
+        if await self.notices.reserve_for_address(email):
+            await queue_quietly(self.queue, AccountMail.REGISTRATION_ATTEMPT, email)

@@ -8,7 +8,7 @@ request here is refused and the other services follow within milliseconds.
 
 What revokes what:
 - the account (`sub`): deactivation, a role taken away, password reset, sign-out everywhere,
-  `create-admin --grant-existing`;
+  `create-admin --grant-existing`; a service client: `disable-service-client`;
 - one session (`sid`): sign-out, a refresh token presented twice, each other session of a
   password change;
 - a role (`role`): the role loses permissions.
@@ -40,7 +40,11 @@ class AccessRevocations:
         self.relay = relay
 
     def account(self, session: AsyncSession, user_id: uuid.UUID, *, at: datetime) -> None:
-        self._revoke(session, "sub", str(user_id), at=at)
+        self.subject(session, str(user_id), at=at)
+
+    def subject(self, session: AsyncSession, subject: str, *, at: datetime) -> None:
+        """Every token of `subject` (a user id, or `service:<name>`)."""
+        self._revoke(session, "sub", subject, at=at)
 
     def sessions(
         self, session: AsyncSession, session_ids: Iterable[uuid.UUID], *, at: datetime

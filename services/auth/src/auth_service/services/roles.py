@@ -91,6 +91,7 @@ class RoleService:
             raise SystemRoleProtected
         # Editing a role means granting and revoking its rights: hold them all, old and new.
         before = {p.name for p in role.permissions}
+        old_name = role.name
         ensure_holds(actor, before)
         if data.permissions is not None:
             permissions = await self._permissions(data.permissions)
@@ -102,9 +103,10 @@ class RoleService:
             role.description = data.description
         role.updated_at = utcnow()
         after = {p.name for p in role.permissions}
-        if before - after:
-            # Tokens carrying this role claim what it no longer grants.
-            self.revocations.role(self.session, role.name, at=role.updated_at)
+        if before - after or role.name != old_name:
+            # Tokens carry the role by the name it had when they were issued: they claim what
+            # it no longer grants, or a role that no longer exists under that name.
+            self.revocations.role(self.session, old_name, at=role.updated_at)
         recorder.record(
             self.session,
             action=Action.ROLE_UPDATED,

@@ -10,11 +10,10 @@ the whole family is revoked and both holders must sign in again (OAuth 2.0 Secur
 from __future__ import annotations
 
 import hmac
+import time
 import uuid
-from collections.abc import Sequence
-from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from auth_service import crud
 from auth_service.audit import Action, anonymous, recorder, user_actor, user_resource
@@ -25,9 +24,16 @@ from auth_service.exceptions import (
 )
 from auth_service.models import RefreshToken, User
 from auth_service.schemas import TokenPair, TokenResponse
+from auth_service.services.access_tokens import user_access_token
 from auth_service.services.attempts import AddressLimit
 from auth_service.services.revocations import AccessRevocations
-from auth_service.services.tokens import AccessTokenIssuer, hash_opaque_token, new_opaque_token
+from auth_service.services.tokens import (
+    AccessToken,
+    AccessTokenIssuer,
+    ClaimsOutdated,
+    hash_opaque_token,
+    new_opaque_token,
+)
 from auth_service.settings import AuthSettings
 from common.audit import Actor, Resource
 from common.client import ClientInfo
@@ -45,45 +51,28 @@ class SessionService:
         issuer: AccessTokenIssuer,
         client_failures: AddressLimit,
         revocations: AccessRevocations,
+        engine: AsyncEngine,
     ) -> None:
         self.session = session
+        self.engine = engine
         self.settings = settings
         self.issuer = issuer
         self.client_failures = client_failures
         self.revocations = revocations
 
-    async def _rotate_in(
-        self,
-        user_id: uuid.UUID,
-        family_id: uuid.UUID,
-        expires_at: datetime,
-        *,
-        roles: Sequence[str],
-        permissions: Sequence[str],
-        email_verified: bool,
-    ) -> TokenPair:
-        """Add the family's next refresh token and sign an access token for it (the caller
-        commits)."""
-        refresh, refresh_hash = new_opaque_token()
-        self.session.add(
-            RefreshToken(
-                token_hash=refresh_hash,
-                user_id=user_id,
-                family_id=family_id,
-                expires_at=expires_at,
-            )
-        )
-        access = await self.issuer.issue(
-            subject=str(user_id),
-            roles=roles,
-            permissions=permissions,
+    async def _access_token(self, user_id: uuid.UUID, family_id: uuid.UUID) -> AccessToken:
+        """Signed after the rotation committed: no lock or pooled connection is held while the
+        signing key is fetched, and the claims are read afresh (`services/access_tokens.py`)."""
+        access = await user_access_token(
+            self.issuer,
+            self.engine,
+            user_id,
             client_id=self.settings.jwt_client_id,
             session_id=family_id,
-            email_verified=email_verified,
         )
-        return TokenPair(
-            access_token=access.token, refresh_token=refresh, expires_in=access.expires_in
-        )
+        if access is None:  # deactivated since the commit, which revoked the new token too
+            raise InvalidRefreshToken
+        return access
 
     async def _locked(self, refresh_token: str) -> tuple[RefreshToken, User] | None:
         """The presented token and its account, both locked: the account's row first, as every
@@ -128,17 +117,20 @@ class SessionService:
             await self.session.commit()
             raise InvalidRefreshToken
         current.rotated_at = now
-        roles, permissions = await crud.users.authorization(self.session, user.id)
-        pair = await self._rotate_in(
-            user.id,
-            current.family_id,
-            current.expires_at,
-            roles=roles,
-            permissions=permissions,
-            email_verified=user.email_verified,
+        refresh, refresh_hash = new_opaque_token()
+        self.session.add(
+            RefreshToken(
+                token_hash=refresh_hash,
+                user_id=user.id,
+                family_id=current.family_id,
+                expires_at=current.expires_at,
+            )
         )
         await self.session.commit()
-        return pair
+        access = await self._access_token(user.id, current.family_id)
+        return TokenPair(
+            access_token=access.token, refresh_token=refresh, expires_in=access.expires_in
+        )
 
     async def logout(self, *, refresh_token: str, client: ClientInfo) -> None:
         """Ends the session the token belongs to. Unknown tokens are ignored: logging out is
@@ -175,9 +167,12 @@ class SessionService:
     async def client_credentials(
         self, *, client_id: str, client_secret: str, client: ClientInfo
     ) -> TokenResponse:
+        if not (client_id + client_secret).isprintable():
+            raise InvalidClient  # no client has such a name or secret (and NUL can't be stored)
         refused = await self.client_failures.reserve(client)
         if refused is not None:
             raise RateLimited(retry_after=refused.retry_after)
+        read_at = time.time()
         found = await crud.service_clients.get_by_name(self.session, client_id)
         presented = hash_opaque_token(client_secret)
         expected = found.secret_hash if found is not None else hash_opaque_token("")
@@ -192,23 +187,29 @@ class SessionService:
             await self.session.commit()
             raise InvalidClient
         await self.client_failures.release(client)
-        access = await self.issuer.issue(
-            subject=f"{SERVICE_SUBJECT_PREFIX}{found.name}",
-            roles=[],
-            permissions=found.permissions,
-            client_id=found.name,
-        )
+        name, permissions = found.name, list(found.permissions)
+        await self.session.commit()  # no pooled connection held while the key is fetched
+        try:
+            access = await self.issuer.issue(
+                subject=f"{SERVICE_SUBJECT_PREFIX}{name}",
+                roles=[],
+                permissions=permissions,
+                client_id=name,
+                claims_read_at=read_at,
+            )
+        except ClaimsOutdated as exc:  # disabled (and its tokens revoked) as it was read
+            raise InvalidClient from exc
         recorder.record(
             self.session,
             action=Action.SERVICE_TOKEN_ISSUED,
             actor=Actor(
                 type="service",
-                id=f"{SERVICE_SUBJECT_PREFIX}{found.name}",
+                id=f"{SERVICE_SUBJECT_PREFIX}{name}",
                 ip=client.ip,
                 user_agent=client.user_agent,
             ),
-            resource=Resource(type="service_client", id=found.name),
-            metadata={"permissions": list(found.permissions)},
+            resource=Resource(type="service_client", id=name),
+            metadata={"permissions": permissions},
         )
         await self.session.commit()
         return TokenResponse(access_token=access.token, expires_in=access.expires_in)

@@ -159,11 +159,23 @@ class ActiveSigningKey:
         self.recheck_seconds = settings.signing_key_recheck_seconds
         self._current: tuple[str, rsa.RSAPrivateKey] | None = None
         self._checked_at = -math.inf
+        self._recheck = asyncio.Lock()
 
     async def get(self) -> tuple[str, rsa.RSAPrivateKey]:
+        current = self._fresh()
+        if current is not None:
+            return current
+        # One recheck at a time: a burst of requests does one query, not one each (every one
+        # of them taking a pooled connection).
+        async with self._recheck:
+            return self._fresh() or await self._reload()
+
+    def _fresh(self) -> tuple[str, rsa.RSAPrivateKey] | None:
+        recent = time.monotonic() - self._checked_at < self.recheck_seconds
+        return self._current if recent else None
+
+    async def _reload(self) -> tuple[str, rsa.RSAPrivateKey]:
         now = time.monotonic()
-        if self._current is not None and now - self._checked_at < self.recheck_seconds:
-            return self._current
         kid = await crud.signing_keys.active_kid(self.engine)
         self._checked_at = now
         if kid is None:

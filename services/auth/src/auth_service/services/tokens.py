@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import secrets
 import time
@@ -27,6 +26,15 @@ def hash_opaque_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+class ClaimsOutdated(Exception):
+    """The claims were read no later than a revocation that concerns them: read them again
+    at or after `retry_at` (epoch seconds)."""
+
+    def __init__(self, retry_at: int) -> None:
+        super().__init__(retry_at)
+        self.retry_at = retry_at
+
+
 @dataclass(frozen=True, slots=True)
 class AccessToken:
     token: str
@@ -46,17 +54,17 @@ class AccessTokenIssuer:
         self.key = key
         self.revocations = revocations
 
-    async def _issued_at(self, subject: str, roles: set[str]) -> int:
-        """Now, in whole seconds, but never before a revocation that concerns the token: one
-        made in this same second refuses every matching token of the second, so a token issued
-        right after it waits for the next second (at most one, and only then)."""
-        now = time.time()
+    def _issued_at(self, subject: str, roles: set[str], claims_read_at: float | None) -> int:
+        """When the claims were read, in whole seconds: a revocation made after that time
+        refuses the token (its claims may predate the change). Raises ClaimsOutdated when a
+        known revocation of this subject or role is not older than the read, so the caller
+        reads them again once it is."""
+        issued_at = int(time.time() if claims_read_at is None else claims_read_at)
         if self.revocations is not None:
             earliest = self.revocations.not_before(subject, roles)
-            if earliest > now:
-                await asyncio.sleep(earliest - now)
-                now = max(time.time(), earliest)
-        return int(now)
+            if earliest > issued_at:
+                raise ClaimsOutdated(earliest)
+        return issued_at
 
     async def issue(
         self,
@@ -67,10 +75,13 @@ class AccessTokenIssuer:
         client_id: str,
         session_id: uuid.UUID | None = None,
         email_verified: bool | None = None,
+        claims_read_at: float | None = None,
     ) -> AccessToken:
+        """`claims_read_at`: when `roles`, `permissions` and `email_verified` were read from the
+        database (now, if not given)."""
         roles = set(roles)
+        now = self._issued_at(subject, roles, claims_read_at)
         kid, private_key = await self.key.get()
-        now = await self._issued_at(subject, roles)
         claims: dict[str, object] = {
             "iss": self.issuer,
             "aud": self.audience,

@@ -60,5 +60,5 @@ def create_app() -> FastAPI:
         title="Bench token service",
         description="Two trivial routes, one behind require_permission.",
         routers=[router],
-        jwks_source=lambda _app: source,
+        jwks_source=lambda _settings, _database: source,
     )

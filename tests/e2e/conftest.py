@@ -19,8 +19,10 @@ from fastapi import FastAPI
 from activity_service.main import create_app as create_activity_app
 from activity_service.settings import ActivitySettings
 from auth_service.main import create_app as create_auth_app
+from auth_service.runtime import AuthRuntime
 from auth_service.services.seed import create_admin
 from auth_service.settings import AuthSettings
+from common.runtime import service_core, service_runtime
 from common.testing import RedisServer, serve_app
 
 PASSWORD = "correct horse battery staple"
@@ -101,11 +103,11 @@ async def stack(
                 ) as activity_client,
                 httpx.AsyncClient(base_url=auth_url) as auth_client,
             ):
-                async with auth.state.database.sessionmaker() as session:
+                async with service_core(auth).database.sessionmaker() as session:
                     await create_admin(
                         session,
-                        hasher=auth.state.password_hasher,
-                        policy=auth.state.password_policy,
+                        hasher=service_runtime(auth, AuthRuntime).hasher,
+                        policy=service_runtime(auth, AuthRuntime).policy,
                         email="root@example.com",
                         password=PASSWORD,
                     )

@@ -10,6 +10,7 @@ import httpx
 from sqlalchemy import func, select
 
 from auth_service.models import AuditOutbox
+from common.runtime import service_core
 from common.testing import RedisServer
 
 PASSWORD = "correct horse battery staple"
@@ -31,7 +32,7 @@ async def activity(stack: Any) -> list[dict[str, Any]]:
 
 
 async def outbox_size(stack: Any) -> int:
-    async with stack.auth.state.database.sessionmaker() as session:
+    async with service_core(stack.auth).database.sessionmaker() as session:
         return int(await session.scalar(select(func.count()).select_from(AuditOutbox)) or 0)
 
 

@@ -54,10 +54,12 @@ from activity_service.services.intake import NewEvent
 from activity_service.services.recorder import ChainWriter
 from activity_service.settings import ActivitySettings
 from auth_service.main import create_app as create_auth_app
+from auth_service.runtime import AuthRuntime
 from auth_service.services.seed import create_admin
 from auth_service.settings import AuthSettings
 from common.audit import Actor, AuditEvent, Resource
 from common.errors import DomainError
+from common.runtime import service_core, service_runtime
 from common.settings import ServiceSettings
 from common.testing import ThreadedServer
 
@@ -212,7 +214,7 @@ class AdminSession:
 
     def _valid(self, token: str) -> bool:
         try:
-            self.server.run(self.auth.state.token_verifier.verify(token))
+            self.server.run(service_core(self.auth).token_verifier.verify(token))
         except DomainError:
             return False
         return True
@@ -221,11 +223,11 @@ class AdminSession:
         email = f"fuzz-admin-{len(self.accounts)}@example.com"
 
         async def create() -> str:
-            async with self.auth.state.database.sessionmaker() as session:
+            async with service_core(self.auth).database.sessionmaker() as session:
                 user, _ = await create_admin(
                     session,
-                    hasher=self.auth.state.password_hasher,
-                    policy=self.auth.state.password_policy,
+                    hasher=service_runtime(self.auth, AuthRuntime).hasher,
+                    policy=service_runtime(self.auth, AuthRuntime).policy,
                     email=email,
                     password=PASSWORD,
                 )
@@ -365,7 +367,7 @@ def audit_events(admin_id: str) -> list[AuditEvent]:
 async def store_events(app: FastAPI, events: Sequence[AuditEvent]) -> int:
     """Append `events` to the chain with the writer the audit consumer uses; how many it
     stored."""
-    writer = ChainWriter(app.state.database.engine)
+    writer = ChainWriter(service_core(app).database.engine)
     result = await writer.append([NewEvent.from_audit_event(e) for e in events])
     return result.stored
 

@@ -45,14 +45,14 @@ def make_settings(database_url: str, redis_url: str, redis_prefix: str) -> Setti
 
 @pytest.fixture
 def make_app(make_settings: SettingsFactory) -> AppFactory:
-    """`make_app(routers=[...], jwks_source=..., **settings_overrides)`: a service app built by
-    `create_service_app`, exactly as a service's `main.py` builds its own."""
+    """`make_app(routers=[...], runtime=..., jwks_source=..., **settings_overrides)`: an app
+    built by `create_service_app`, exactly as a service's `main.py` builds its own."""
 
     def make(
         *,
         routers: Any = (),
         root_routers: Any = (),
-        lifespan: Any = None,
+        runtime: Any = None,
         jwks_source: Any = None,
         **overrides: Any,
     ) -> FastAPI:
@@ -62,7 +62,7 @@ def make_app(make_settings: SettingsFactory) -> AppFactory:
             description="An app built by the shared factory for the tests of `common`.",
             routers=routers,
             root_routers=root_routers,
-            lifespan=lifespan,
+            runtime=runtime,
             jwks_source=jwks_source,
         )
 

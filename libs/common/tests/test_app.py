@@ -6,15 +6,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import httpx
 import pytest
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy import text
 
-from common.db import Database, SessionDep
+from common.db import Database
+from common.dependencies import SessionDep, runtime_dependency
+from common.runtime import ServiceCore, service_core, service_runtime
 from common.security import JwksSource, TokenVerifier
+from common.settings import ServiceSettings
 from common.testing import assert_documented, assert_error
 
 AppFactory = Callable[..., FastAPI]
@@ -44,9 +48,20 @@ async def database_clock(session: SessionDep) -> dict[str, str]:
     return {"now": str((await session.execute(text("SELECT now()"))).scalar_one())}
 
 
+@dataclass(frozen=True)
+class GreeterRuntime:
+    """A service's own runtime, as a real service builds one on the core."""
+
+    greeting: str
+    core: ServiceCore
+
+
+GreeterDep = Annotated[GreeterRuntime, Depends(runtime_dependency(GreeterRuntime))]
+
+
 @root_router.get("/started-by")
-async def started_by(request: Request) -> dict[str, str]:
-    return {"value": request.app.state.started_by}
+async def started_by(runtime: GreeterDep) -> dict[str, str]:
+    return {"value": runtime.greeting}
 
 
 class TestRouters:
@@ -160,27 +175,25 @@ def template(path: str) -> str:
 
 
 class TestLifespan:
-    async def test_the_service_lifespan_runs_with_the_shared_resources_ready(
+    async def test_the_service_runtime_is_built_on_the_ready_core(
         self, make_app: AppFactory, running: ClientOpener
     ) -> None:
         seen: dict[str, object] = {}
 
         @asynccontextmanager
-        async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-            database: Database = app.state.database
-            async with database.engine.connect() as connection:
+        async def runtime(core: ServiceCore) -> AsyncIterator[GreeterRuntime]:
+            async with core.database.engine.connect() as connection:
                 seen["database"] = (await connection.execute(text("SELECT 41 + 1"))).scalar()
-            seen["redis"] = await app.state.redis.ping()
-            seen["verifier"] = isinstance(app.state.token_verifier, TokenVerifier)
-            seen["http"] = isinstance(app.state.http, httpx.AsyncClient)
-            app.state.started_by = "service lifespan"
-            yield
+            seen["redis"] = await core.redis.ping()
+            seen["verifier"] = isinstance(core.token_verifier, TokenVerifier)
+            seen["http"] = isinstance(core.http, httpx.AsyncClient)
+            yield GreeterRuntime(greeting="service runtime", core=core)
 
-        async with running(make_app(root_routers=[root_router], lifespan=lifespan)) as client:
+        async with running(make_app(root_routers=[root_router], runtime=runtime)) as client:
             response = await client.get("/started-by")
 
         assert seen == {"database": 42, "redis": True, "verifier": True, "http": True}
-        assert response.json() == {"value": "service lifespan"}
+        assert response.json() == {"value": "service runtime"}
 
     async def test_the_service_cleans_up_before_the_shared_resources_close(
         self, make_app: AppFactory, running: ClientOpener
@@ -188,24 +201,33 @@ class TestLifespan:
         at_shutdown: dict[str, object] = {}
 
         @asynccontextmanager
-        async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-            yield
-            at_shutdown["redis"] = await app.state.redis.ping()
-            await app.state.database.ping()
+        async def runtime(core: ServiceCore) -> AsyncIterator[GreeterRuntime]:
+            yield GreeterRuntime(greeting="bye", core=core)
+            at_shutdown["redis"] = await core.redis.ping()
+            await core.database.ping()
             at_shutdown["database"] = "ok"
-            at_shutdown["http_closed"] = app.state.http.is_closed
+            at_shutdown["http_closed"] = core.http.is_closed
 
-        app = make_app(lifespan=lifespan)
+        app = make_app(runtime=runtime)
         async with running(app):
-            pass
+            core = service_core(app)
 
         assert at_shutdown == {"redis": True, "database": "ok", "http_closed": False}
-        assert app.state.http.is_closed
+        assert core.http.is_closed
 
-    async def test_settings_are_on_the_app_state(self, make_app: AppFactory) -> None:
+    async def test_the_core_carries_the_settings(
+        self, make_app: AppFactory, running: ClientOpener
+    ) -> None:
         app = make_app(service_name="inventory")
+        async with running(app):
+            assert service_core(app).settings.service_name == "inventory"
 
-        assert app.state.settings.service_name == "inventory"
+    def test_an_app_that_has_not_started_says_so(self, make_app: AppFactory) -> None:
+        app = make_app()
+        with pytest.raises(RuntimeError, match="has not started"):
+            service_core(app)
+        with pytest.raises(RuntimeError, match="no GreeterRuntime"):
+            service_runtime(app, GreeterRuntime)
 
 
 class TestTokenVerifierWiring:
@@ -221,7 +243,7 @@ class TestTokenVerifierWiring:
             token_cache_size=50,
         )
         async with running(app):
-            verifier: TokenVerifier = app.state.token_verifier
+            verifier = service_core(app).token_verifier
 
             assert (verifier.issuer, verifier.audience, verifier.leeway) == (
                 "https://issuer.test",
@@ -234,24 +256,24 @@ class TestTokenVerifierWiring:
                 verifier.token_cache_size,
             ) == (120, 3, 50)
 
-    async def test_a_jwks_source_factory_receives_the_app(
+    async def test_a_jwks_source_factory_receives_the_settings_and_the_database(
         self, make_app: AppFactory, running: ClientOpener
     ) -> None:
-        received: list[FastAPI] = []
+        received: list[tuple[ServiceSettings, Database]] = []
 
-        def factory(app: FastAPI) -> JwksSource:
-            received.append(app)
+        def factory(settings: ServiceSettings, database: Database) -> JwksSource:
+            received.append((settings, database))
 
             async def source() -> Mapping[str, Any]:
                 return {"keys": []}
 
             return source
 
-        app = make_app(jwks_source=factory)
+        app = make_app(jwks_source=factory, service_name="keys-from-a-table")
         async with running(app):
-            pass
+            core = service_core(app)
 
-        assert received == [app]
+        assert received == [(core.settings, core.database)]
 
 
 class TestMetrics:

@@ -16,8 +16,9 @@ from pydantic import Field
 from sqlalchemy import String, bindparam, cast, select, text
 from starlette.exceptions import HTTPException
 
-from common.db import CompiledQuery, Database
+from common.db import CompiledQuery
 from common.errors import InvalidInput, NotAuthenticated, NotFound, RateLimited
+from common.runtime import service_core
 from common.schemas import RequestModel
 from common.testing import assert_error, free_port
 
@@ -104,7 +105,7 @@ async def boom() -> dict[str, str]:
 
 @router.get("/db/busy")
 async def db_busy(request: Request) -> dict[str, str]:
-    database: Database = request.app.state.database
+    database = service_core(request.app).database
     # The pool holds one connection plus one overflow; the third waits and times out.
     async with (
         database.engine.connect() as first,
@@ -118,7 +119,7 @@ async def db_busy(request: Request) -> dict[str, str]:
 
 @router.get("/db/lost")
 async def db_lost(request: Request) -> dict[str, str]:
-    database: Database = request.app.state.database
+    database = service_core(request.app).database
     async with database.engine.connect() as victim, database.engine.connect() as killer:
         pid = (await victim.execute(text("SELECT pg_backend_pid()"))).scalar_one()
         await killer.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
@@ -128,7 +129,7 @@ async def db_lost(request: Request) -> dict[str, str]:
 
 @router.get("/db/bug")
 async def db_bug(request: Request) -> dict[str, str]:
-    database: Database = request.app.state.database
+    database = service_core(request.app).database
     async with database.engine.connect() as connection:
         await connection.execute(text("SELECT * FROM no_such_table"))
     return {}
@@ -137,7 +138,7 @@ async def db_bug(request: Request) -> dict[str, str]:
 @router.get("/db/echo")
 async def db_echo(request: Request, value: str) -> dict[str, str]:
     """Hands a client's value to PostgreSQL through SQLAlchemy."""
-    database: Database = request.app.state.database
+    database = service_core(request.app).database
     async with database.engine.connect() as connection:
         await connection.execute(text("SELECT CAST(:value AS text)"), {"value": value})
     return {}
@@ -146,7 +147,7 @@ async def db_echo(request: Request, value: str) -> dict[str, str]:
 @router.get("/db/echo-raw")
 async def db_echo_raw(request: Request, value: str) -> dict[str, str]:
     """The same through a CompiledQuery, which raises asyncpg's own errors."""
-    database: Database = request.app.state.database
+    database = service_core(request.app).database
     await ECHO.fetch_one(database.engine, value=value)
     return {}
 
@@ -156,17 +157,17 @@ ECHO = CompiledQuery(select(cast(bindparam("value"), String)))
 
 @router.get("/redis")
 async def redis_ping(request: Request) -> dict[str, str]:
-    await request.app.state.redis.ping()
+    await service_core(request.app).redis.ping()
     return {}
 
 
 @router.get("/redis/busy")
 async def redis_busy(request: Request) -> dict[str, str]:
     """Asks Redis while the pool's only connection is taken (REDIS_MAX_CONNECTIONS=1)."""
-    pool = request.app.state.redis.connection_pool
-    held = await pool.get_connection()
+    pool = service_core(request.app).redis.connection_pool
+    held = await pool.get_connection()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
     try:
-        await request.app.state.redis.ping()
+        await service_core(request.app).redis.ping()
     finally:
         await pool.release(held)
     return {}

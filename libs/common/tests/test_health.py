@@ -17,6 +17,7 @@ from sqlalchemy import text
 
 from common import health
 from common.health import run_checks
+from common.runtime import service_core
 from common.testing import free_port
 
 AppFactory = Callable[..., FastAPI]
@@ -81,10 +82,10 @@ class TestReadiness:
             redis_pool_timeout=5,
         )
         async with running(app) as client:
-            redis_pool = app.state.redis.connection_pool
-            held_redis = await redis_pool.get_connection()
+            redis_pool = service_core(app).redis.connection_pool
+            held_redis = await redis_pool.get_connection()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
             try:
-                async with app.state.database.engine.connect() as held_database:
+                async with service_core(app).database.engine.connect() as held_database:
                     await held_database.execute(text("SELECT 1"))
                     response = await client.get("/health/ready")
             finally:

@@ -26,6 +26,7 @@ from common.logging import (
     log_file_for,
     redact,
 )
+from common.runtime import service_core
 from common.settings import ServiceSettings
 
 AppFactory = Callable[..., FastAPI]
@@ -425,7 +426,7 @@ class TestRequestLines:
 
         @router.post("/accounts")
         async def store(request: Request) -> dict[str, str]:
-            async with request.app.state.database.engine.connect() as connection:
+            async with service_core(request.app).database.engine.connect() as connection:
                 await connection.execute(
                     text(
                         "CREATE TEMPORARY TABLE account "

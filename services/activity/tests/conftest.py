@@ -154,7 +154,7 @@ def auditor(make_caller: MakeCaller) -> Caller:
 
 @pytest.fixture
 async def app(settings: ActivitySettings, jwks_document: dict[str, Any]) -> AsyncIterator[FastAPI]:
-    def jwks_source(_: FastAPI) -> JwksSource:
+    def jwks_source(*_: object) -> JwksSource:
         async def fetch() -> Mapping[str, Any]:
             return jwks_document
 

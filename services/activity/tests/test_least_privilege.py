@@ -12,7 +12,6 @@ import asyncpg
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
 from activity_service.consumer import create_consumer, create_redis
@@ -89,7 +88,7 @@ class TestLeastPrivilege:
         assert await trail.stored() == [e.id for e in events]
         assert await trail.pending() == {}
 
-        def jwks_source(_: FastAPI) -> JwksSource:
+        def jwks_source(*_: object) -> JwksSource:
             async def fetch() -> Mapping[str, Any]:
                 return jwks_document
 

@@ -25,9 +25,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from auth_service.main import create_app
 from auth_service.models import SigningKey
+from auth_service.runtime import AuthRuntime
 from auth_service.services.seed import create_admin
 from auth_service.services.signing_keys import SigningKeyService
 from auth_service.settings import AuthSettings
+from common.runtime import service_core, service_runtime
 from common.testing import free_port, serve_app
 from common.testing.plugin import RUN_ID
 
@@ -177,11 +179,11 @@ def make_admin(app: FastAPI, client: httpx.AsyncClient) -> Callable[..., Awaitab
     """Create a super_admin with the CLI's service function and sign it in."""
 
     async def _make_admin(email: str = "root@example.com") -> Account:
-        async with app.state.database.sessionmaker() as session:
+        async with service_core(app).database.sessionmaker() as session:
             user, _ = await create_admin(
                 session,
-                hasher=app.state.password_hasher,
-                policy=app.state.password_policy,
+                hasher=service_runtime(app, AuthRuntime).hasher,
+                policy=service_runtime(app, AuthRuntime).policy,
                 email=email,
                 password=PASSWORD,
             )

@@ -13,9 +13,11 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from auth_service.models import AuditOutbox
+from auth_service.runtime import AuthRuntime
 from auth_service.services.service_clients import create_service_client
 from auth_service.services.signing_keys import SigningKeyService
 from common.audit import AuditEvent
+from common.runtime import service_core, service_runtime
 
 from .conftest import sign_in
 
@@ -23,14 +25,14 @@ API = "/api/v1"
 
 
 async def events(app: FastAPI, action: str | None = None) -> list[AuditEvent]:
-    async with app.state.database.sessionmaker() as session:
+    async with service_core(app).database.sessionmaker() as session:
         rows = await session.scalars(select(AuditOutbox.payload).order_by(AuditOutbox.id))
         found = [AuditEvent.from_json(row) for row in rows]
     return [e for e in found if action is None or e.action == action]
 
 
 async def payloads(app: FastAPI) -> str:
-    async with app.state.database.sessionmaker() as session:
+    async with service_core(app).database.sessionmaker() as session:
         return "\n".join(await session.scalars(select(AuditOutbox.payload)))
 
 
@@ -273,8 +275,10 @@ class TestAdministration:
         assert created.metadata == {"roles": ["super_admin"], "via": "cli"}
 
     async def test_key_rotation_is_recorded_as_the_system(self, app: FastAPI) -> None:
-        async with app.state.database.sessionmaker() as session:
-            new_key, retired = await SigningKeyService(app.state.settings).rotate(session)
+        async with service_core(app).database.sessionmaker() as session:
+            new_key, retired = await SigningKeyService(
+                service_runtime(app, AuthRuntime).settings
+            ).rotate(session)
 
         [event] = await events(app, "auth.signing_key.rotated")
         assert event.actor.type == "system"
@@ -288,7 +292,7 @@ class TestServiceClients:
     async def test_creation_and_tokens_issued_or_refused(
         self, app: FastAPI, client: httpx.AsyncClient
     ) -> None:
-        async with app.state.database.sessionmaker() as session:
+        async with service_core(app).database.sessionmaker() as session:
             _, secret = await create_service_client(session, name="billing", permissions=[])
         for attempt in (secret, "wrong"):
             await client.post(

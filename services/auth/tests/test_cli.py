@@ -15,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 
 from auth_service.settings import AuthSettings
+from common.runtime import service_core
 from common.testing import assert_error
 
 API = "/api/v1"
@@ -185,7 +186,7 @@ class TestCreateServiceClient:
             },
         )
         assert token.status_code == 200
-        async with app.state.database.engine.connect() as connection:
+        async with service_core(app).database.engine.connect() as connection:
             stored = await connection.exec_driver_sql("SELECT secret_hash FROM auth.service_client")
             assert lines["client_secret"] not in str(stored.all())
 

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from common.runtime import service_core
 from common.testing import assert_error, serve_app
 
 API = "/api/v1"
@@ -122,8 +123,8 @@ class TestSaturatedPool:
         self, app: FastAPI, client: httpx.AsyncClient, register: Any, password: str
     ) -> None:
         account = await register()
-        pool = app.state.redis.connection_pool
-        held = await pool.get_connection()
+        pool = service_core(app).redis.connection_pool
+        held = await pool.get_connection()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
         try:
             response = await client.post(
                 f"{API}/auth/login", json={"email": account.email, "password": password}

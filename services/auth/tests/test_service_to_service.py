@@ -7,12 +7,13 @@ from fastapi import FastAPI
 
 from auth_service.services.service_clients import create_service_client
 from common.http_client import ServiceClient, ServiceTokenProvider
+from common.runtime import service_core
 from common.testing import serve_app
 
 
 class TestServiceClientAgainstAuth:
     async def test_fetches_a_token_and_calls_a_protected_route(self, app: FastAPI) -> None:
-        async with app.state.database.sessionmaker() as session:
+        async with service_core(app).database.sessionmaker() as session:
             _, secret = await create_service_client(
                 session, name="reports", permissions=["users:read"]
             )

@@ -12,9 +12,11 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, update
 
 from auth_service.models import RefreshToken
+from auth_service.runtime import AuthRuntime
 from auth_service.services.notifications import PURGE_EXPIRED, QUEUE
 from common.celery_app import create_celery_app
 from common.db import utcnow
+from common.runtime import service_core, service_runtime
 
 
 class TestPurgeExpiredTokens:
@@ -27,7 +29,7 @@ class TestPurgeExpiredTokens:
     ) -> None:
         await register(email="purge-dead@example.com")
         live = await register(email="purge-live@example.com")
-        async with app.state.database.sessionmaker() as session:
+        async with service_core(app).database.sessionmaker() as session:
             await session.execute(
                 update(RefreshToken)
                 .where(RefreshToken.user_id != live.id)
@@ -35,7 +37,10 @@ class TestPurgeExpiredTokens:
             )
             await session.commit()
         producer: Celery = create_celery_app(
-            QUEUE, app.state.settings.model_copy(update={"redis_key_prefix": celery_prefix})
+            QUEUE,
+            service_runtime(app, AuthRuntime).settings.model_copy(
+                update={"redis_key_prefix": celery_prefix}
+            ),
         )
         try:
             producer.send_task(PURGE_EXPIRED, queue=QUEUE)
@@ -43,7 +48,7 @@ class TestPurgeExpiredTokens:
             producer.close()
         remaining = -1
         for _ in range(200):
-            async with app.state.database.sessionmaker() as session:
+            async with service_core(app).database.sessionmaker() as session:
                 owners = set(await session.scalars(select(RefreshToken.user_id)))
                 remaining = int(await session.scalar(select(func.count(RefreshToken.id))) or 0)
             if remaining == 1:

@@ -1,8 +1,10 @@
 """The application factory every service calls: one place that wires settings, database, Redis,
 token verification, middleware, error handlers, health, metrics and docs.
 
-A service's `main.py` passes its routers and, if it needs one, its own lifespan for start-up work
-that runs after the shared resources exist (seeding, background tasks).
+A service's `main.py` passes its routers and, if it needs one, a `runtime` factory: given the
+shared `ServiceCore`, it builds the service's own typed runtime (its singletons, start-up work,
+background tasks) as an async context manager, which the app holds for its life
+(`common.runtime`, `common.dependencies`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from common.middleware import (
     TrustedHostMiddleware,
 )
 from common.redis import KeySpace, create_redis
+from common.runtime import ServiceCore, attach_core, attach_runtime
 from common.schemas import error_responses
 from common.security.jwks import JwksSource, TokenVerifier, http_jwks_source
 from common.security.revocation import RevocationFeed, RevocationList
@@ -45,16 +48,23 @@ from common.settings import ServiceSettings
 
 logger = logging.getLogger(__name__)
 
-ServiceLifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
-JwksSourceFactory = Callable[[FastAPI], JwksSource]
+RuntimeFactory = Callable[[ServiceCore], AbstractAsyncContextManager[object]]
+"""Builds a service's own runtime on the core (and closes it): `create_service_app(runtime=)`."""
+JwksSourceFactory = Callable[[ServiceSettings, Database], JwksSource]
+"""Where the verifier's keys come from, when not `JWKS_URL` (auth reads its own table)."""
 
 
-def _relay(app: FastAPI, settings: ServiceSettings, outbox: type[OutboxMixin]) -> OutboxRelay:
-    registry = getattr(app.state, "metrics_registry", None)
+def _relay(
+    settings: ServiceSettings,
+    database: Database,
+    redis: Redis,
+    outbox: type[OutboxMixin],
+    registry: CollectorRegistry | None,
+) -> OutboxRelay:
     return OutboxRelay(
-        engine=app.state.database.engine,
+        engine=database.engine,
         outbox=outbox,
-        redis=app.state.redis,
+        redis=redis,
         stream=KeySpace(settings.redis_key_prefix).key(settings.audit_stream),
         maxlen=settings.audit_stream_maxlen,
         batch_size=settings.audit_relay_batch_size,
@@ -113,13 +123,13 @@ def create_service_app(
     version: str = "0.1.0",
     routers: Sequence[APIRouter] = (),
     root_routers: Sequence[APIRouter] = (),
-    lifespan: ServiceLifespan | None = None,
+    runtime: RuntimeFactory | None = None,
     jwks_source: JwksSourceFactory | None = None,
     outbox: type[OutboxMixin] | None = None,
     openapi_tags: list[dict[str, Any]] | None = None,
 ) -> FastAPI:
     """`outbox`: the service's audit outbox table; its relay then runs in the lifespan unless
-    AUDIT_RELAY_ENABLED is false."""
+    AUDIT_RELAY_ENABLED is false. `runtime`: see the module's docstring."""
     configure_logging(settings)
 
     @asynccontextmanager
@@ -127,37 +137,50 @@ def create_service_app(
         database = Database(settings)
         redis = create_redis(settings)
         http = httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=2.0))
-        app.state.database = database
-        app.state.redis = redis
-        app.state.http = http
         readiness = ReadinessChecks(settings)
-        app.state.health_checks = readiness.checks
-        source = jwks_source(app) if jwks_source else http_jwks_source(settings.jwks_url, http)
-        revocations, feed_task, feed_redis = await _start_revocation_feed(settings)
-        app.state.revocations = revocations
-        app.state.token_verifier = TokenVerifier(
-            source,
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-            leeway=settings.jwt_leeway_seconds,
-            cache_seconds=settings.jwks_cache_seconds,
-            min_refresh_interval=settings.jwks_min_refresh_interval,
-            token_cache_size=settings.token_cache_size,
-            revocations=revocations,
+        source = (
+            jwks_source(settings, database)
+            if jwks_source
+            else http_jwks_source(settings.jwks_url, http)
         )
-        relay_task = None
-        if outbox is not None and settings.audit_relay_enabled:
-            app.state.audit_relay = relay = _relay(app, settings, outbox)
-            relay_task = asyncio.create_task(relay.run(), name="audit-relay")
+        revocations, feed_task, feed_redis = await _start_revocation_feed(settings)
+        relay = (
+            _relay(settings, database, redis, outbox, metrics_registry)
+            if outbox is not None and settings.audit_relay_enabled
+            else None
+        )
+        core = ServiceCore(
+            settings=settings,
+            database=database,
+            redis=redis,
+            http=http,
+            token_verifier=TokenVerifier(
+                source,
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+                leeway=settings.jwt_leeway_seconds,
+                cache_seconds=settings.jwks_cache_seconds,
+                min_refresh_interval=settings.jwks_min_refresh_interval,
+                token_cache_size=settings.token_cache_size,
+                revocations=revocations,
+            ),
+            revocations=revocations,
+            readiness=readiness,
+            metrics=metrics_registry,
+            audit_relay=relay,
+        )
+        attach_core(app, core)
+        relay_task = asyncio.create_task(relay.run(), name="audit-relay") if relay else None
         try:
-            if lifespan is None:
+            if runtime is None:
                 yield
             else:
-                async with lifespan(app):
+                async with runtime(core) as service_runtime:
+                    attach_runtime(app, service_runtime)
                     yield
         finally:
-            if relay_task is not None:
-                await stop_relay(app.state.audit_relay, relay_task)
+            if relay is not None and relay_task is not None:
+                await stop_relay(relay, relay_task)
             feed_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await feed_task
@@ -179,7 +202,6 @@ def create_service_app(
         redoc_url="/redoc" if docs else None,
         openapi_url="/openapi.json" if docs else None,
     )
-    app.state.settings = settings
     install_error_handlers(app)
 
     refusals = shared_refusals(settings)
@@ -191,18 +213,19 @@ def create_service_app(
     for router in root_routers:
         app.include_router(router, responses=refusals)
 
-    _install_middleware(app, settings)
+    metrics_registry = _install_middleware(app, settings)
     return app
 
 
-def _install_middleware(app: FastAPI, settings: ServiceSettings) -> None:
-    """Added innermost first: each add_middleware wraps everything added before it."""
+def _install_middleware(app: FastAPI, settings: ServiceSettings) -> CollectorRegistry | None:
+    """Added innermost first: each add_middleware wraps everything added before it. Returns
+    the metrics registry (None with METRICS_ENABLED=false)."""
+    registry = None
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_size)
     if settings.metrics_enabled:
         registry = CollectorRegistry()
-        app.state.metrics_registry = registry
         app.include_router(metrics_router(registry))
         app.add_middleware(MetricsMiddleware, metrics=HttpMetrics(registry), exclude=("/metrics",))
     if settings.cors_origins:
@@ -227,3 +250,4 @@ def _install_middleware(app: FastAPI, settings: ServiceSettings) -> None:
         docs_paths=("/docs", "/redoc"),
     )
     app.add_middleware(RequestContextMiddleware, access_log=settings.access_log)
+    return registry

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from common.db.session import Database
 from common.redis import create_redis
+from common.runtime import service_core
 from common.settings import ServiceSettings
 
 logger = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ async def health() -> HealthResponse:
     responses={503: {"model": HealthResponse}},
 )
 async def ready(request: Request) -> HealthResponse | JSONResponse:
-    result = await run_checks(request.app.state.health_checks)
+    result = await run_checks(service_core(request.app).readiness.checks)
     if result.status == "ok":
         return result
     return JSONResponse(result.model_dump(), status_code=503)

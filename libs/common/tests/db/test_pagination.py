@@ -20,9 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from common.db import (
     Base,
     PageParams,
-    PageParamsDep,
     PageResponse,
-    SessionDep,
     Timestamps,
     UUIDPrimaryKey,
     decode_cursor,
@@ -30,6 +28,7 @@ from common.db import (
     new_metadata,
     paginate,
 )
+from common.dependencies import PageParamsDep, SessionDep
 from common.errors import InvalidCursor
 from common.schemas import ResponseModel
 from common.testing import assert_error, cursor_of, reforged

@@ -17,7 +17,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Mapped
 
-from common.db import Base, Database, SessionDep, UUIDPrimaryKey, new_metadata
+from common.db import Base, Database, UUIDPrimaryKey, new_metadata
+from common.dependencies import SessionDep
 from common.settings import ServiceSettings
 from common.testing import free_port
 

@@ -17,7 +17,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from common.db import Database
 from common.security import TOKEN_URL, CurrentPrincipal, JwksSource, require_permission
+from common.settings import ServiceSettings
 from common.testing import assert_error, free_port, serve_app
 
 AppFactory = Callable[..., FastAPI]
@@ -140,7 +142,7 @@ class TestCurrentPrincipal:
         jwks_document: dict[str, Any],
         issuer: str,
     ) -> None:
-        def own_keys(app: FastAPI) -> JwksSource:
+        def own_keys(settings: ServiceSettings, database: Database) -> JwksSource:
             async def source() -> Mapping[str, Any]:
                 return jwks_document
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query
 
 from activity_service.schemas import (
     ACTION_PATTERN,
@@ -16,16 +16,19 @@ from activity_service.schemas import (
 from activity_service.services.activity import ActivityService
 from activity_service.services.verification import ChainVerifier
 from activity_service.settings import ActivitySettings
-from common.db import EngineDep, SessionDep
+from common.dependencies import CoreDep, EngineDep, SessionDep
 from common.schemas import UtcDateTime
 
 
-async def get_settings_from_app(request: Request) -> ActivitySettings:
-    settings: ActivitySettings = request.app.state.settings
+async def get_settings(core: CoreDep) -> ActivitySettings:
+    """The service's settings, as the core holds them (made from `ActivitySettings`)."""
+    settings = core.settings
+    if not isinstance(settings, ActivitySettings):
+        raise TypeError("the activity service runs with ActivitySettings")
     return settings
 
 
-SettingsDep = Annotated[ActivitySettings, Depends(get_settings_from_app)]
+SettingsDep = Annotated[ActivitySettings, Depends(get_settings)]
 
 
 async def get_own_filters(

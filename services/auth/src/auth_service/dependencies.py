@@ -1,5 +1,5 @@
 """Dependency providers: each route asks for a ready service object, built from the request's
-database session and the singletons the lifespan put on `app.state`. All are `async def`:
+database session and the service's typed runtime (`runtime.AuthRuntime`). All are `async def`:
 FastAPI runs a plain `def` dependency in the thread pool, a hop per request for nothing."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from auth_service.exceptions import InvalidClient
+from auth_service.runtime import AuthRuntime
 from auth_service.services.account_mail import reset_tokens, verification_tokens
 from auth_service.services.accounts import AccountService
 from auth_service.services.email_verification import EmailVerificationService
@@ -25,12 +26,9 @@ from auth_service.services.signing_keys import SigningKeyService
 from auth_service.services.users import UserAdminService
 from auth_service.settings import AuthSettings
 from common.client import ClientInfo, client_info
-from common.db import SessionDep
+from common.dependencies import SessionDep, runtime_dependency
 
-
-async def get_settings_from_app(request: Request) -> AuthSettings:
-    settings: AuthSettings = request.app.state.settings
-    return settings
+RuntimeDep = Annotated[AuthRuntime, Depends(runtime_dependency(AuthRuntime))]
 
 
 class ClientBasicAuth(HTTPBasic):
@@ -56,98 +54,94 @@ class ClientBasicAuth(HTTPBasic):
         return HTTPBasicCredentials(username=client_id, password=secret)
 
 
-async def get_client_info(request: Request) -> ClientInfo:
-    settings: AuthSettings = request.app.state.settings
-    return client_info(request.scope, settings.trusted_proxy_networks)
+async def get_client_info(rt: RuntimeDep, request: Request) -> ClientInfo:
+    return client_info(request.scope, rt.settings.trusted_proxy_networks)
 
 
-async def get_session_service(request: Request, session: SessionDep) -> SessionService:
-    state = request.app.state
+async def get_session_service(rt: RuntimeDep, session: SessionDep) -> SessionService:
     return SessionService(
         session,
-        settings=state.settings,
-        issuer=state.token_issuer,
-        client_failures=state.client_failures,
-        revocations=state.access_revocations,
-        engine=state.database.engine,
+        settings=rt.settings,
+        issuer=rt.issuer,
+        client_failures=rt.limits.client_failures,
+        revocations=rt.revocations,
+        engine=rt.core.database.engine,
     )
 
 
-async def get_login_service(request: Request) -> LoginService:
+async def get_login_service(rt: RuntimeDep) -> LoginService:
     """No session: login reads and writes one statement each, outside any transaction."""
-    state = request.app.state
     return LoginService(
-        state.database.engine,
-        settings=state.settings,
-        hasher=state.password_hasher,
-        attempts=state.login_attempts,
-        issuer=state.token_issuer,
+        rt.core.database.engine,
+        settings=rt.settings,
+        hasher=rt.hasher,
+        attempts=rt.limits.logins,
+        issuer=rt.issuer,
     )
 
 
-async def get_account_service(request: Request, session: SessionDep) -> AccountService:
-    state = request.app.state
+async def get_account_service(rt: RuntimeDep, session: SessionDep) -> AccountService:
     return AccountService(
         session,
-        hasher=state.password_hasher,
-        policy=state.password_policy,
-        attempts=state.password_change_attempts,
-        revocations=state.access_revocations,
+        hasher=rt.hasher,
+        policy=rt.policy,
+        attempts=rt.limits.password_changes,
+        revocations=rt.revocations,
     )
 
 
-async def get_registration_service(request: Request, session: SessionDep) -> RegistrationService:
-    state = request.app.state
+async def get_registration_service(rt: RuntimeDep, session: SessionDep) -> RegistrationService:
     return RegistrationService(
         session,
-        hasher=state.password_hasher,
-        policy=state.password_policy,
-        limits=state.registrations,
-        notices=state.registration_notices,
-        queue=state.mail_queue,
-        require_verification=state.settings.require_email_verification,
+        hasher=rt.hasher,
+        policy=rt.policy,
+        limits=rt.limits.registrations,
+        notices=rt.limits.registration_notices,
+        queue=rt.mail,
+        require_verification=rt.settings.require_email_verification,
     )
 
 
-async def get_password_reset_service(request: Request, session: SessionDep) -> PasswordResetService:
-    state = request.app.state
+async def get_password_reset_service(rt: RuntimeDep, session: SessionDep) -> PasswordResetService:
     return PasswordResetService(
         session,
-        tokens=reset_tokens(state.settings),
-        hasher=state.password_hasher,
-        policy=state.password_policy,
-        requests=state.reset_requests,
-        queue=state.mail_queue,
-        revocations=state.access_revocations,
+        tokens=reset_tokens(rt.settings),
+        hasher=rt.hasher,
+        policy=rt.policy,
+        requests=rt.limits.reset_requests,
+        queue=rt.mail,
+        revocations=rt.revocations,
     )
 
 
 async def get_email_verification_service(
-    request: Request, session: SessionDep
+    rt: RuntimeDep, session: SessionDep
 ) -> EmailVerificationService:
-    state = request.app.state
     return EmailVerificationService(
         session,
-        tokens=verification_tokens(state.settings),
-        requests=state.verification_requests,
-        queue=state.mail_queue,
+        tokens=verification_tokens(rt.settings),
+        requests=rt.limits.verification_requests,
+        queue=rt.mail,
     )
 
 
-async def get_user_admin_service(request: Request, session: SessionDep) -> UserAdminService:
-    return UserAdminService(session, revocations=request.app.state.access_revocations)
+async def get_user_admin_service(rt: RuntimeDep, session: SessionDep) -> UserAdminService:
+    return UserAdminService(session, revocations=rt.revocations)
 
 
-async def get_role_service(request: Request, session: SessionDep) -> RoleService:
-    return RoleService(session, revocations=request.app.state.access_revocations)
+async def get_role_service(rt: RuntimeDep, session: SessionDep) -> RoleService:
+    return RoleService(session, revocations=rt.revocations)
 
 
-async def get_key_service(request: Request) -> SigningKeyService:
-    keys: SigningKeyService = request.app.state.key_service
-    return keys
+async def get_key_service(rt: RuntimeDep) -> SigningKeyService:
+    return rt.keys
 
 
-SettingsDep = Annotated[AuthSettings, Depends(get_settings_from_app)]
+async def get_settings(rt: RuntimeDep) -> AuthSettings:
+    return rt.settings
+
+
+SettingsDep = Annotated[AuthSettings, Depends(get_settings)]
 ClientInfoDep = Annotated[ClientInfo, Depends(get_client_info)]
 SessionServiceDep = Annotated[SessionService, Depends(get_session_service)]
 LoginServiceDep = Annotated[LoginService, Depends(get_login_service)]

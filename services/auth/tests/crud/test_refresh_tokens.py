@@ -14,6 +14,7 @@ from auth_service.audit import Action, recorder, user_actor
 from auth_service.models import AuditOutbox, RefreshToken, User
 from common.audit import AuditEvent
 from common.db import utcnow
+from common.runtime import service_core
 
 
 def login_event(user_id: str) -> AuditEvent:
@@ -21,7 +22,7 @@ def login_event(user_id: str) -> AuditEvent:
 
 
 async def password_hash_of(app: FastAPI, user_id: str) -> str:
-    async with app.state.database.sessionmaker() as session:
+    async with service_core(app).database.sessionmaker() as session:
         found = await session.scalar(
             select(User.password_hash).where(User.id == uuid.UUID(user_id))
         )
@@ -42,11 +43,11 @@ async def start(app: FastAPI, user_id: str, **overrides: Any) -> bool:
         "new_password_hash": None,
     }
     values.update(overrides)
-    return await crud.refresh_tokens.start_family(app.state.database.engine, **values)
+    return await crud.refresh_tokens.start_family(service_core(app).database.engine, **values)
 
 
 async def outbox_has(app: FastAPI, event: AuditEvent) -> bool:
-    async with app.state.database.sessionmaker() as session:
+    async with service_core(app).database.sessionmaker() as session:
         found = await session.scalar(
             select(AuditOutbox.payload).where(AuditOutbox.event_id == event.id)
         )
@@ -54,7 +55,7 @@ async def outbox_has(app: FastAPI, event: AuditEvent) -> bool:
 
 
 async def tokens_of(app: FastAPI, user_id: str) -> int:
-    async with app.state.database.sessionmaker() as session:
+    async with service_core(app).database.sessionmaker() as session:
         count = await session.scalar(
             select(func.count()).where(RefreshToken.user_id == uuid.UUID(user_id))
         )
@@ -76,7 +77,7 @@ class TestStartFamily:
 
     async def test_stores_a_rehash_only_when_given_one(self, app: FastAPI, register: Any) -> None:
         account = await register()
-        async with app.state.database.sessionmaker() as session:
+        async with service_core(app).database.sessionmaker() as session:
             original = await session.scalar(
                 select(User.password_hash).where(User.id == uuid.UUID(account.id))
             )
@@ -93,7 +94,7 @@ class TestStartFamily:
         self, app: FastAPI, register: Any
     ) -> None:
         account = await register()
-        async with app.state.database.sessionmaker() as session:
+        async with service_core(app).database.sessionmaker() as session:
             await session.execute(
                 update(User).where(User.id == uuid.UUID(account.id)).values(is_active=False)
             )
@@ -111,7 +112,7 @@ class TestStartFamily:
     ) -> None:
         account = await register()
         verified = await password_hash_of(app, account.id)
-        async with app.state.database.sessionmaker() as session:
+        async with service_core(app).database.sessionmaker() as session:
             await session.execute(
                 update(User)
                 .where(User.id == uuid.UUID(account.id))

@@ -11,7 +11,9 @@ import jwt
 import pytest
 from fastapi import FastAPI
 
+from auth_service.runtime import AuthRuntime
 from auth_service.services.service_clients import create_service_client
+from common.runtime import service_core, service_runtime
 from common.testing import assert_documented, assert_error
 
 from ..test_audit import payloads
@@ -191,7 +193,7 @@ class TestLogin:
         assert header["typ"] == "at+jwt"
         assert header["kid"]
         token_claims = claims(body["access_token"])
-        settings = app.state.settings
+        settings = service_runtime(app, AuthRuntime).settings
         assert token_claims["iss"] == settings.jwt_issuer
         assert token_claims["aud"] == settings.jwt_audience
         assert token_claims["sub"] == account.id
@@ -338,7 +340,7 @@ class TestTokenEndpoint:
     async def test_client_credentials_grant_issues_a_service_token(
         self, client: httpx.AsyncClient, app: FastAPI, use_basic: bool
     ) -> None:
-        async with app.state.database.sessionmaker() as session:
+        async with service_core(app).database.sessionmaker() as session:
             _, secret = await create_service_client(
                 session, name="billing", permissions=["users:read"]
             )
@@ -374,7 +376,7 @@ class TestTokenEndpoint:
     async def test_wrong_client_secret_is_invalid_client(
         self, client: httpx.AsyncClient, app: FastAPI
     ) -> None:
-        async with app.state.database.sessionmaker() as session:
+        async with service_core(app).database.sessionmaker() as session:
             await create_service_client(session, name="billing", permissions=[])
         response = await client.post(
             f"{API}/auth/token",
@@ -407,7 +409,7 @@ class TestTokenEndpoint:
     async def test_basic_credentials_are_form_decoded(
         self, client: httpx.AsyncClient, app: FastAPI
     ) -> None:
-        async with app.state.database.sessionmaker() as session:
+        async with service_core(app).database.sessionmaker() as session:
             _, secret = await create_service_client(session, name="billing", permissions=[])
         encoded = base64.b64encode(f"bill%69ng:{secret}".encode()).decode()
         response = await client.post(
@@ -514,7 +516,7 @@ class TestRefresh:
         self, client: httpx.AsyncClient, register: Any, app: FastAPI
     ) -> None:
         account = await register()
-        async with app.state.database.engine.begin() as connection:
+        async with service_core(app).database.engine.begin() as connection:
             await connection.exec_driver_sql(
                 "UPDATE auth.refresh_token SET expires_at = now() - interval '1 second'"
             )

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import update
 
 from auth_service.models import User
+from common.runtime import service_core
 from common.testing import assert_error
 
 API = "/api/v1"
@@ -76,7 +77,7 @@ class TestReadMe:
         """A change made straight in the database publishes no revocation; the profile read
         still checks the account."""
         account = await register()
-        async with app.state.database.sessionmaker() as session:
+        async with service_core(app).database.sessionmaker() as session:
             await session.execute(
                 update(User).where(User.id == uuid.UUID(account.id)).values(is_active=False)
             )

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from common.runtime import service_core
 from common.testing import assert_error
 
 from ..test_audit import events
@@ -122,7 +123,7 @@ class TestConfirmReset:
         account = await register(email="reset-expired@example.com")
         await request_reset(client, account.email)
         token = token_from((await mail_waiter(account.email))[0])
-        async with app.state.database.engine.begin() as connection:
+        async with service_core(app).database.engine.begin() as connection:
             await connection.exec_driver_sql(
                 "UPDATE auth.password_reset_token SET expires_at = now() - interval '1 second'"
             )

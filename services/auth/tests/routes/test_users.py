@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy import delete, select, update
 
 from auth_service.models import Role, User, user_role
+from common.runtime import service_core
 from common.testing import assert_error
 
 from ..conftest import Account, sign_in
@@ -319,7 +320,7 @@ class TestRightsComeFromTheDatabase:
         database is what auth goes by."""
         demoted = await make_plain_admin(client, admin, register)
         victim = await register()
-        async with app.state.database.sessionmaker() as session:
+        async with service_core(app).database.sessionmaker() as session:
             await session.execute(
                 delete(user_role).where(
                     user_role.c.user_id == uuid.UUID(demoted.id),
@@ -350,7 +351,7 @@ class TestRightsComeFromTheDatabase:
     ) -> None:
         rogue = await make_plain_admin(client, admin, register)
         other = await register()
-        async with app.state.database.sessionmaker() as session:
+        async with service_core(app).database.sessionmaker() as session:
             await session.execute(
                 update(User).where(User.id == uuid.UUID(rogue.id)).values(is_active=False)
             )

@@ -10,6 +10,8 @@ import jwt
 import pytest
 from fastapi import FastAPI
 
+from auth_service.runtime import AuthRuntime
+from common.runtime import service_core, service_runtime
 from common.testing import assert_documented, assert_error, serve_app
 
 API = "/api/v1"
@@ -25,7 +27,7 @@ class TestJwksWhenTheDatabaseIsBusy:
     ) -> None:
         """The JWKS is read from the database: with every connection of the pool taken, it is
         back-pressure, which the operation's OpenAPI lists (it listed only 200)."""
-        async with app.state.database.engine.connect():
+        async with service_core(app).database.engine.connect():
             response = await client.get("/.well-known/jwks.json")
 
         assert_error(response, 503, "database_busy")
@@ -49,7 +51,7 @@ class TestJwks:
         self, app: FastAPI, register: Any
     ) -> None:
         account = await register()
-        settings = app.state.settings
+        settings = service_runtime(app, AuthRuntime).settings
         async with serve_app(app) as base_url:
             jwks_client = jwt.PyJWKClient(f"{base_url}/.well-known/jwks.json")
             signing_key = await asyncio.to_thread(
@@ -72,7 +74,7 @@ class TestOpenIDConfiguration:
         response = await client.get("/.well-known/openid-configuration")
         assert response.status_code == 200
         body = response.json()
-        settings = app.state.settings
+        settings = service_runtime(app, AuthRuntime).settings
         assert body["issuer"] == settings.jwt_issuer
         assert body["jwks_uri"] == f"{settings.public_url}/.well-known/jwks.json"
         assert body["token_endpoint"] == f"{settings.public_url}{API}/auth/token"

@@ -13,6 +13,7 @@ import pytest
 from fastapi import FastAPI
 
 from auth_service.services.service_clients import create_service_client
+from common.runtime import service_core
 from common.testing import assert_error
 
 from ..conftest import Account
@@ -195,7 +196,7 @@ class TestClientCredentialsBurst:
     async def test_failed_secrets_are_limited_per_address(
         self, live: httpx.AsyncClient, app: FastAPI
     ) -> None:
-        async with app.state.database.sessionmaker() as session:
+        async with service_core(app).database.sessionmaker() as session:
             _, secret = await create_service_client(
                 session, name="billing", permissions=["users:read"]
             )

@@ -16,9 +16,11 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from auth_service.models import PasswordResetToken
+from auth_service.runtime import AuthRuntime
 from auth_service.services.tokens import ClaimsOutdated, new_opaque_token
 from auth_service.settings import AuthSettings
 from common.db import utcnow
+from common.runtime import service_core, service_runtime
 from common.security import REVOCATION_FIELD, Revocation, TokenRevoked
 from common.testing import assert_error
 
@@ -79,7 +81,7 @@ class TestRevokedAtOnce:
     ) -> None:
         account: Account = await register()
         token, token_hash = new_opaque_token()
-        async with app.state.database.sessionmaker() as session:
+        async with service_core(app).database.sessionmaker() as session:
             session.add(
                 PasswordResetToken(
                     token_hash=token_hash,
@@ -196,7 +198,7 @@ class TestRevokedAtOnce:
             )
             assert edited.status_code == 200, edited.text
         with pytest.raises(TokenRevoked):
-            await app.state.token_verifier.verify(holder.access_token)
+            await service_core(app).token_verifier.verify(holder.access_token)
 
 
 async def keep_signing_in(
@@ -216,9 +218,11 @@ class TestClaimsReadBeforeARevocation:
         self, app: FastAPI, register: Any
     ) -> None:
         account: Account = await register()
-        issuer = app.state.token_issuer
+        issuer = service_runtime(app, AuthRuntime).issuer
         read_at = time.time() - 1.5  # the claims were read, then the password was hashed...
-        app.state.revocations.apply(Revocation.starting("sub", account.id, at=time.time() - 1))
+        service_core(app).revocations.apply(
+            Revocation.starting("sub", account.id, at=time.time() - 1)
+        )
         with pytest.raises(ClaimsOutdated):
             await issuer.issue(
                 subject=account.id,
@@ -264,7 +268,7 @@ class TestClaimsReadBeforeARevocation:
                 if "admin" in roles:
                     stale += 1
                     with pytest.raises(TokenRevoked):
-                        await app.state.token_verifier.verify(token)
+                        await service_core(app).token_verifier.verify(token)
             assert stale, "no sign-in overlapped the demotion; the race was not exercised"
 
 

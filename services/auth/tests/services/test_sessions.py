@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from auth_service.models import PasswordResetToken
 from auth_service.services.tokens import new_opaque_token
 from common.db import utcnow
+from common.runtime import service_core
 
 from ..conftest import Account, sign_in
 
@@ -44,7 +45,7 @@ async def still_alive(http: httpx.AsyncClient, response: httpx.Response) -> bool
 
 async def reset_token_for(app: FastAPI, user_id: str) -> str:
     token, token_hash = new_opaque_token()
-    async with app.state.database.sessionmaker() as session:
+    async with service_core(app).database.sessionmaker() as session:
         session.add(
             PasswordResetToken(
                 token_hash=token_hash,

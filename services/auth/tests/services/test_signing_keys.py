@@ -12,17 +12,19 @@ from fastapi import FastAPI
 from sqlalchemy import select, update
 
 from auth_service.models import KeyState, SigningKey
+from auth_service.runtime import AuthRuntime
 from auth_service.services.signing_keys import KeyCipher, SigningKeyService, SigningKeyUnavailable
 from auth_service.settings import AuthSettings
 from common.db import utcnow
+from common.runtime import service_core, service_runtime
 
 API = "/api/v1"
 
 
 async def rotate(app: FastAPI) -> tuple[SigningKey, SigningKey | None]:
     """Rotate as the CLI does: a separate SigningKeyService, as another process would have."""
-    settings: AuthSettings = app.state.settings
-    async with app.state.database.sessionmaker() as session:
+    settings: AuthSettings = service_runtime(app, AuthRuntime).settings
+    async with service_core(app).database.sessionmaker() as session:
         return await SigningKeyService(settings).rotate(session)
 
 
@@ -48,15 +50,15 @@ class TestKeyCipher:
 
 class TestStoredKeys:
     async def test_private_halves_are_encrypted_at_rest(self, app: FastAPI) -> None:
-        async with app.state.database.sessionmaker() as session:
+        async with service_core(app).database.sessionmaker() as session:
             [key] = (await session.scalars(select(SigningKey))).all()
         assert key.state == KeyState.ACTIVE
         assert b"PRIVATE KEY" not in key.private_key_encrypted
         assert "d" not in key.public_jwk
 
     async def test_starting_again_keeps_the_active_key(self, app: FastAPI) -> None:
-        settings: AuthSettings = app.state.settings
-        async with app.state.database.sessionmaker() as session:
+        settings: AuthSettings = service_runtime(app, AuthRuntime).settings
+        async with service_core(app).database.sessionmaker() as session:
             before = await SigningKeyService(settings).ensure_active(session)
             after = await SigningKeyService(settings).ensure_active(session)
         assert before == after
@@ -88,11 +90,11 @@ class TestRotation:
     ) -> None:
         _, retired = await rotate(app)
         assert retired is not None
-        settings: AuthSettings = app.state.settings
+        settings: AuthSettings = service_runtime(app, AuthRuntime).settings
         lifetime = timedelta(
             seconds=settings.access_token_ttl_seconds + settings.jwt_leeway_seconds
         )
-        async with app.state.database.sessionmaker() as session:
+        async with service_core(app).database.sessionmaker() as session:
             await session.execute(
                 update(SigningKey)
                 .where(SigningKey.kid == retired.kid)
@@ -104,6 +106,6 @@ class TestRotation:
     async def test_only_one_key_is_ever_active(self, app: FastAPI) -> None:
         await rotate(app)
         await rotate(app)
-        async with app.state.database.sessionmaker() as session:
+        async with service_core(app).database.sessionmaker() as session:
             states = list(await session.scalars(select(SigningKey.state)))
         assert sorted(states) == ["active", "retired", "retired"]

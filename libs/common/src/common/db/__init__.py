@@ -1,4 +1,5 @@
-"""Database plumbing: base model, session factory, generic repository, keyset pagination."""
+"""Database plumbing: base model, session factory, generic repository, keyset pagination.
+Framework-free: the FastAPI dependencies that hand them to routes are `common.dependencies`."""
 
 from common.db.base import Base, Timestamps, UUIDPrimaryKey, new_metadata, utcnow
 from common.db.compiled import CompiledQuery
@@ -7,38 +8,26 @@ from common.db.hooks import on_commit
 from common.db.pagination import (
     Page,
     PageParams,
-    PageParamsDep,
     PageResponse,
     decode_cursor,
     encode_cursor,
     list_id,
     paginate,
 )
-from common.db.session import (
-    Database,
-    EngineDep,
-    SessionDep,
-    get_engine,
-    get_session,
-)
+from common.db.session import Database
 
 __all__ = [
     "Base",
     "CRUDBase",
     "CompiledQuery",
     "Database",
-    "EngineDep",
     "Page",
     "PageParams",
-    "PageParamsDep",
     "PageResponse",
-    "SessionDep",
     "Timestamps",
     "UUIDPrimaryKey",
     "decode_cursor",
     "encode_cursor",
-    "get_engine",
-    "get_session",
     "list_id",
     "new_metadata",
     "on_commit",

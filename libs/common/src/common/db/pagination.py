@@ -26,9 +26,8 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Generic, NoReturn, Self, TypeVar
+from typing import Any, Generic, NoReturn, Self, TypeVar
 
-from fastapi import Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import BigInteger, DateTime, Integer, Select, SmallInteger, String, Uuid, tuple_
 from sqlalchemy.dialects.postgresql import asyncpg
@@ -49,19 +48,6 @@ DEFAULT_LIMIT = 20
 class PageParams:
     limit: int = DEFAULT_LIMIT
     cursor: str | None = None
-
-
-async def _page_params(
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")] = DEFAULT_LIMIT,
-    cursor: Annotated[
-        str | None,
-        Query(max_length=512, description="`next_cursor` of the previous page."),
-    ] = None,
-) -> PageParams:
-    return PageParams(limit=limit, cursor=cursor)
-
-
-PageParamsDep = Annotated[PageParams, Depends(_page_params)]
 
 
 @dataclass(frozen=True, slots=True)

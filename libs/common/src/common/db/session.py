@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated
-
-from fastapi import Depends, Request
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
-    AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
@@ -62,20 +57,3 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-
-
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request; whatever a service did not commit is rolled back on close."""
-    database: Database = request.app.state.database
-    async with database.sessionmaker() as session:
-        yield session
-
-
-async def get_engine(request: Request) -> AsyncEngine:
-    """The engine itself, for `CompiledQuery` reads that need no session."""
-    database: Database = request.app.state.database
-    return database.engine
-
-
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
-EngineDep = Annotated[AsyncEngine, Depends(get_engine)]

@@ -8,13 +8,13 @@ async def me(principal: CurrentPrincipal): ...
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, params
 from fastapi.security import OAuth2PasswordBearer
 
 from common.errors import NotAuthenticated, PermissionDenied
-from common.security.jwks import TokenVerifier
+from common.runtime import service_core
 from common.security.principal import Principal
 
 # Swagger's Authorize button posts the OAuth2 password form here (through the gateway or auth).
@@ -28,19 +28,19 @@ async def get_principal(
 ) -> Principal:
     if not token:
         raise NotAuthenticated
-    verifier: TokenVerifier = request.app.state.token_verifier
-    return await verifier.verify(token)
+    return await service_core(request.app).token_verifier.verify(token)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-def require_permission(*permissions: str) -> Any:
-    """A dependency that answers 403 unless the caller holds every one of `permissions`."""
+def require_permission(*permissions: str) -> params.Depends:
+    """A dependency that answers 403 unless the caller holds every one of `permissions`:
+    `Annotated[Principal, require_permission("users:read")]` is the caller, checked."""
 
     async def check(principal: CurrentPrincipal) -> Principal:
         if not principal.has_permissions(*permissions):
             raise PermissionDenied
         return principal
 
-    return Depends(check)
+    return params.Depends(check)

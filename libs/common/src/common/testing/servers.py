@@ -65,7 +65,7 @@ class ThreadedServer:
 
         with ThreadedServer(app, lifespan=True) as server:
             requests.get(f"{server.url}/health")
-            server.run(do_something_with(app.state.database))
+            server.run(do_something_with(service_core(app).database))
     """
 
     def __init__(self, app: ASGIApp, *, lifespan: bool = False, timeout: float = 30.0) -> None:

@@ -18,7 +18,8 @@ from activity_service.dependencies import (
 from activity_service.permissions import ACTIVITY_READ
 from activity_service.schemas import EventResponse, VerifyResponse
 from activity_service.services.export import ExportFormat
-from common.db import PageParamsDep, PageResponse
+from common.db import PageResponse
+from common.dependencies import PageParamsDep
 from common.schemas import error_responses
 from common.security import CurrentPrincipal, Principal, require_permission
 

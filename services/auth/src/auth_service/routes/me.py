@@ -7,7 +7,7 @@ from fastapi import APIRouter, status
 from auth_service.dependencies import AccountServiceDep, ClientInfoDep
 from auth_service.schemas import MeUpdate, PasswordChangeRequest, UserResponse
 from auth_service.services.accounts import read_profile
-from common.db import EngineDep
+from common.dependencies import EngineDep
 from common.schemas import error_responses
 from common.security import CurrentPrincipal
 

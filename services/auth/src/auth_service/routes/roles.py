@@ -10,7 +10,8 @@ from fastapi import APIRouter, status
 from auth_service.dependencies import ClientInfoDep, RoleServiceDep
 from auth_service.permissions import ROLES_READ, ROLES_WRITE
 from auth_service.schemas import PermissionResponse, RoleCreate, RoleResponse, RoleUpdate
-from common.db import PageParamsDep, PageResponse
+from common.db import PageResponse
+from common.dependencies import PageParamsDep
 from common.schemas import error_responses
 from common.security import Principal, require_permission
 

@@ -11,7 +11,8 @@ from fastapi import APIRouter, Query
 from auth_service.dependencies import ClientInfoDep, UserAdminServiceDep
 from auth_service.permissions import USERS_READ, USERS_WRITE
 from auth_service.schemas import UserAdminUpdate, UserResponse, UserRolesUpdate
-from common.db import PageParamsDep, PageResponse
+from common.db import PageResponse
+from common.dependencies import PageParamsDep
 from common.schemas import error_responses
 from common.security import Principal, require_permission
 

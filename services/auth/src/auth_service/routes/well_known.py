@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 
 from auth_service.dependencies import KeyServiceDep, SettingsDep
 from auth_service.schemas import JWKS, OpenIDConfiguration
-from common.db import SessionDep
+from common.dependencies import SessionDep
 from common.schemas import error_responses
 from common.security import ALGORITHM
 

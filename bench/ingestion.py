@@ -37,10 +37,10 @@ from redis.exceptions import RedisError
 
 from activity_service.models import SCHEMA as ACTIVITY_SCHEMA
 from activity_service.models import Event
-from auth_service.audit import Action, recorder, user_actor, user_resource
+from auth_service.audit import Action, recorder, user_resource
 from auth_service.models import SCHEMA as AUTH_SCHEMA
 from auth_service.models import AuditOutbox
-from common.client import ClientInfo
+from common.audit import Actor
 from common.context import request_id_var
 
 ACTIVITY_PATH: Final = "/api/v1/activity"
@@ -74,7 +74,7 @@ class OutboxEvent:
 def build_events(count: int, *, users: int = 64) -> list[OutboxEvent]:
     """`count` successful-login events of `users` users, each with a request id and a session
     id, the shape `auth_service.services.login` records (about 480 bytes of JSON each)."""
-    clients = [ClientInfo(ip=f"203.0.113.{i % 250 + 1}", user_agent="bench/1.0") for i in range(8)]
+    addresses = [f"203.0.113.{i % 250 + 1}" for i in range(8)]
     accounts = [uuid.uuid4() for _ in range(users)]
     events = []
     for index in range(count):
@@ -83,7 +83,12 @@ def build_events(count: int, *, users: int = 64) -> list[OutboxEvent]:
         try:
             event = recorder.event(
                 action=Action.LOGIN,
-                actor=user_actor(account, clients[index % len(clients)]),
+                actor=Actor(
+                    type="user",
+                    id=str(account),
+                    ip=addresses[index % len(addresses)],
+                    user_agent="bench/1.0",
+                ),
                 resource=user_resource(account),
                 metadata={"session_id": str(uuid.uuid4())},
             )

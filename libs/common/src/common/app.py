@@ -249,5 +249,9 @@ def _install_middleware(app: FastAPI, settings: ServiceSettings) -> CollectorReg
         hsts=settings.is_production,
         docs_paths=("/docs", "/redoc"),
     )
-    app.add_middleware(RequestContextMiddleware, access_log=settings.access_log)
+    app.add_middleware(
+        RequestContextMiddleware,
+        access_log=settings.access_log,
+        trusted_proxies=settings.trusted_proxy_networks,
+    )
     return registry

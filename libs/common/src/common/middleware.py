@@ -20,7 +20,13 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from common.context import request_id_from_scope, request_id_var
+from common.client import IPNetwork
+from common.context import (
+    enter_request,
+    request_id_from_scope,
+    request_id_var,
+    request_scope_var,
+)
 from common.error_handlers import error_response
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -38,9 +44,16 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, access_log: bool = True) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        access_log: bool = True,
+        trusted_proxies: Sequence[IPNetwork] = (),
+    ) -> None:
         self.app = app
         self.access_log = access_log
+        self.trusted_proxies = tuple(trusted_proxies)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -53,6 +66,7 @@ class RequestContextMiddleware:
         )
         scope.setdefault("state", {})["request_id"] = request_id
         token = request_id_var.set(request_id)
+        request = enter_request(scope, self.trusted_proxies)
         started = time.perf_counter()
         status_code = 500
 
@@ -79,6 +93,7 @@ class RequestContextMiddleware:
                     (time.perf_counter() - started) * 1000,
                 )
             request_id_var.reset(token)
+            request_scope_var.reset(request)
 
 
 _API_HEADERS: list[tuple[bytes, bytes]] = [

@@ -12,9 +12,7 @@ import uuid
 from typing import Final
 
 from auth_service.models import AuditOutbox
-from common.audit import Actor, AuditRecorder, Resource
-from common.client import ClientInfo
-from common.security import Principal
+from common.audit import AuditRecorder, Resource
 
 SERVICE: Final = "auth"
 
@@ -47,26 +45,6 @@ class Action:
     SERVICE_CLIENT_CREATED: Final = "auth.service_client.created"
     SERVICE_CLIENT_DISABLED: Final = "auth.service_client.disabled"
     SERVICE_TOKEN_ISSUED: Final = "auth.service_client.token_issued"
-
-
-def user_actor(user_id: uuid.UUID | str, client: ClientInfo | None = None) -> Actor:
-    client = client or ClientInfo()
-    return Actor(type="user", id=str(user_id), ip=client.ip, user_agent=client.user_agent)
-
-
-def anonymous(client: ClientInfo | None = None) -> Actor:
-    client = client or ClientInfo()
-    return Actor(type="anonymous", ip=client.ip, user_agent=client.user_agent)
-
-
-def principal_actor(principal: Principal, client: ClientInfo | None = None) -> Actor:
-    client = client or ClientInfo()
-    return Actor(
-        type="service" if principal.is_service else "user",
-        id=principal.subject,
-        ip=client.ip,
-        user_agent=client.user_agent,
-    )
 
 
 def user_resource(user_id: uuid.UUID | str) -> Resource:

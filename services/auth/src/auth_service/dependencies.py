@@ -25,7 +25,6 @@ from auth_service.services.sessions import SessionService
 from auth_service.services.signing_keys import SigningKeyService
 from auth_service.services.users import UserAdminService
 from auth_service.settings import AuthSettings
-from common.client import ClientInfo, client_info
 from common.dependencies import SessionDep, runtime_dependency
 
 RuntimeDep = Annotated[AuthRuntime, Depends(runtime_dependency(AuthRuntime))]
@@ -52,10 +51,6 @@ class ClientBasicAuth(HTTPBasic):
         if not separator or not (client_id + secret).isprintable():
             raise InvalidClient
         return HTTPBasicCredentials(username=client_id, password=secret)
-
-
-async def get_client_info(rt: RuntimeDep, request: Request) -> ClientInfo:
-    return client_info(request.scope, rt.settings.trusted_proxy_networks)
 
 
 async def get_session_service(rt: RuntimeDep, session: SessionDep) -> SessionService:
@@ -142,7 +137,6 @@ async def get_settings(rt: RuntimeDep) -> AuthSettings:
 
 
 SettingsDep = Annotated[AuthSettings, Depends(get_settings)]
-ClientInfoDep = Annotated[ClientInfo, Depends(get_client_info)]
 SessionServiceDep = Annotated[SessionService, Depends(get_session_service)]
 LoginServiceDep = Annotated[LoginService, Depends(get_login_service)]
 AccountServiceDep = Annotated[AccountService, Depends(get_account_service)]

@@ -10,9 +10,9 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, update
 
 from auth_service import crud
-from auth_service.audit import Action, recorder, user_actor
+from auth_service.audit import Action, recorder
 from auth_service.models import AuditOutbox, RefreshToken, User
-from common.audit import AuditEvent
+from common.audit import AuditEvent, user_actor
 from common.db import utcnow
 from common.runtime import service_core
 

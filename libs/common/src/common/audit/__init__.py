@@ -1,5 +1,6 @@
 """Audit trail: the event schema, the transactional outbox and the relay to Redis Streams."""
 
+from common.audit.actors import anonymous, principal_actor, service_actor, user_actor
 from common.audit.event import (
     ANONYMOUS,
     EVENT_FIELD,
@@ -33,6 +34,10 @@ __all__ = [
     "Outcome",
     "RelayMetrics",
     "Resource",
+    "anonymous",
+    "principal_actor",
     "scrub",
+    "service_actor",
     "stop_relay",
+    "user_actor",
 ]

@@ -11,7 +11,6 @@ from pydantic import EmailStr
 
 from auth_service.dependencies import (
     ClientBasicAuth,
-    ClientInfoDep,
     LoginServiceDep,
     RegistrationServiceDep,
     SessionServiceDep,
@@ -52,9 +51,9 @@ CHECK_YOUR_INBOX = "Check your inbox: a link to confirm the address is on its wa
     summary="Create an account (role `user`)",
 )
 async def register(
-    data: RegisterRequest, registrations: RegistrationServiceDep, client: ClientInfoDep
+    data: RegisterRequest, registrations: RegistrationServiceDep
 ) -> UserResponse | JSONResponse:
-    outcome = await registrations.register(data=data, client=client)
+    outcome = await registrations.register(data=data)
     if outcome.confirm_by_mail or outcome.user is None:
         body = MessageResponse(detail=CHECK_YOUR_INBOX)
         return JSONResponse(body.model_dump(), status_code=status.HTTP_202_ACCEPTED)
@@ -67,8 +66,8 @@ async def register(
     responses=error_responses(401, 422, 429, 503),
     summary="Sign in with e-mail and password",
 )
-async def login(data: LoginRequest, logins: LoginServiceDep, client: ClientInfoDep) -> TokenPair:
-    return await logins.login(email=data.email, password=data.password, client=client)
+async def login(data: LoginRequest, logins: LoginServiceDep) -> TokenPair:
+    return await logins.login(email=data.email, password=data.password)
 
 
 @router.post(
@@ -82,7 +81,6 @@ async def token(
     *,
     sessions: SessionServiceDep,
     logins: LoginServiceDep,
-    client: ClientInfoDep,
     grant_type: Annotated[str, Form(max_length=64)],
     username: EmailField = None,
     password: SecretField = None,
@@ -97,21 +95,19 @@ async def token(
     if grant_type == "password":
         if not username or not password:
             raise MissingGrantParameter("username and password are required.")
-        pair = await logins.login(email=username.lower(), password=password, client=client)
+        pair = await logins.login(email=username.lower(), password=password)
         return TokenResponse(**pair.model_dump())
     if grant_type == "refresh_token":
         if not refresh_token:
             raise MissingGrantParameter("refresh_token is required.")
-        pair = await sessions.refresh(refresh_token=refresh_token, client=client)
+        pair = await sessions.refresh(refresh_token=refresh_token)
         return TokenResponse(**pair.model_dump())
     if grant_type == "client_credentials":
         if basic is not None:
             client_id, client_secret = basic.username, basic.password
         if not client_id or not client_secret:
             raise InvalidClient
-        return await sessions.client_credentials(
-            client_id=client_id, client_secret=client_secret, client=client
-        )
+        return await sessions.client_credentials(client_id=client_id, client_secret=client_secret)
     raise UnsupportedGrantType
 
 
@@ -121,10 +117,8 @@ async def token(
     responses=error_responses(401, 422),
     summary="Exchange a refresh token for a new pair (the old one stops working)",
 )
-async def refresh(
-    data: RefreshRequest, sessions: SessionServiceDep, client: ClientInfoDep
-) -> TokenPair:
-    return await sessions.refresh(refresh_token=data.refresh_token, client=client)
+async def refresh(data: RefreshRequest, sessions: SessionServiceDep) -> TokenPair:
+    return await sessions.refresh(refresh_token=data.refresh_token)
 
 
 @router.post(
@@ -133,8 +127,8 @@ async def refresh(
     responses=error_responses(422),
     summary="End the session of a refresh token",
 )
-async def logout(data: RefreshRequest, sessions: SessionServiceDep, client: ClientInfoDep) -> None:
-    await sessions.logout(refresh_token=data.refresh_token, client=client)
+async def logout(data: RefreshRequest, sessions: SessionServiceDep) -> None:
+    await sessions.logout(refresh_token=data.refresh_token)
 
 
 @router.post(
@@ -143,8 +137,6 @@ async def logout(data: RefreshRequest, sessions: SessionServiceDep, client: Clie
     responses=error_responses(401),
     summary="End every session of the caller",
 )
-async def logout_all(
-    principal: CurrentPrincipal, sessions: SessionServiceDep, client: ClientInfoDep
-) -> None:
+async def logout_all(principal: CurrentPrincipal, sessions: SessionServiceDep) -> None:
     if principal.user_id is not None:
-        await sessions.logout_all(user_id=principal.user_id, client=client)
+        await sessions.logout_all(user_id=principal.user_id)

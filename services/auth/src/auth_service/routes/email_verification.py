@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from auth_service.dependencies import ClientInfoDep, EmailVerificationServiceDep
+from auth_service.dependencies import EmailVerificationServiceDep
 from auth_service.schemas import EmailVerificationConfirm, EmailVerificationRequest
 from common.schemas import MessageResponse, error_responses
 
@@ -23,9 +23,8 @@ ACCEPTED = "If the address belongs to an account that is not verified yet, a lin
 async def request_verification(
     data: EmailVerificationRequest,
     service: EmailVerificationServiceDep,
-    client: ClientInfoDep,
 ) -> MessageResponse:
-    await service.request(email=data.email, client=client)
+    await service.request(email=data.email)
     return MessageResponse(detail=ACCEPTED)
 
 
@@ -38,6 +37,5 @@ async def request_verification(
 async def confirm_verification(
     data: EmailVerificationConfirm,
     service: EmailVerificationServiceDep,
-    client: ClientInfoDep,
 ) -> None:
-    await service.confirm(token=data.token, client=client)
+    await service.confirm(token=data.token)

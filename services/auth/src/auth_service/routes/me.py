@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from auth_service.dependencies import AccountServiceDep, ClientInfoDep
+from auth_service.dependencies import AccountServiceDep
 from auth_service.schemas import MeUpdate, PasswordChangeRequest, UserResponse
 from auth_service.services.accounts import read_profile
 from common.dependencies import EngineDep
@@ -21,9 +21,9 @@ async def read_me(principal: CurrentPrincipal, engine: EngineDep) -> UserRespons
 
 @router.put("", response_model=UserResponse, responses=error_responses(401, 422))
 async def update_me(
-    data: MeUpdate, principal: CurrentPrincipal, accounts: AccountServiceDep, client: ClientInfoDep
+    data: MeUpdate, principal: CurrentPrincipal, accounts: AccountServiceDep
 ) -> UserResponse:
-    user = await accounts.update_profile(principal.user_id, data=data, client=client)
+    user = await accounts.update_profile(principal.user_id, data=data)
     return UserResponse.model_validate(user)
 
 
@@ -37,8 +37,5 @@ async def change_password(
     data: PasswordChangeRequest,
     principal: CurrentPrincipal,
     accounts: AccountServiceDep,
-    client: ClientInfoDep,
 ) -> None:
-    await accounts.change_password(
-        principal.user_id, data=data, session_id=principal.session_id, client=client
-    )
+    await accounts.change_password(principal.user_id, data=data, session_id=principal.session_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from auth_service.dependencies import ClientInfoDep, PasswordResetServiceDep
+from auth_service.dependencies import PasswordResetServiceDep
 from auth_service.schemas import PasswordResetConfirm, PasswordResetRequest
 from common.schemas import MessageResponse, error_responses
 
@@ -21,9 +21,9 @@ ACCEPTED = "If the address belongs to an account, a reset link is on its way."
     summary="Send a reset link (same answer whether or not the account exists)",
 )
 async def request_reset(
-    data: PasswordResetRequest, resets: PasswordResetServiceDep, client: ClientInfoDep
+    data: PasswordResetRequest, resets: PasswordResetServiceDep
 ) -> MessageResponse:
-    await resets.request(email=data.email, client=client)
+    await resets.request(email=data.email)
     return MessageResponse(detail=ACCEPTED)
 
 
@@ -33,7 +33,5 @@ async def request_reset(
     responses=error_responses(400, 422),
     summary="Set a new password with the token from the mail; signs out every session",
 )
-async def confirm_reset(
-    data: PasswordResetConfirm, resets: PasswordResetServiceDep, client: ClientInfoDep
-) -> None:
-    await resets.confirm(token=data.token, new_password=data.new_password, client=client)
+async def confirm_reset(data: PasswordResetConfirm, resets: PasswordResetServiceDep) -> None:
+    await resets.confirm(token=data.token, new_password=data.new_password)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, status
 
-from auth_service.dependencies import ClientInfoDep, RoleServiceDep
+from auth_service.dependencies import RoleServiceDep
 from auth_service.permissions import ROLES_READ, ROLES_WRITE
 from auth_service.schemas import PermissionResponse, RoleCreate, RoleResponse, RoleUpdate
 from common.db import PageResponse
@@ -39,10 +39,8 @@ async def list_roles(
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(401, 403, 409, 422),
 )
-async def create_role(
-    data: RoleCreate, principal: Writer, roles: RoleServiceDep, client: ClientInfoDep
-) -> RoleResponse:
-    role = await roles.create(data=data, principal=principal, client=client)
+async def create_role(data: RoleCreate, principal: Writer, roles: RoleServiceDep) -> RoleResponse:
+    role = await roles.create(data=data, principal=principal)
     return RoleResponse.model_validate(role)
 
 
@@ -63,9 +61,8 @@ async def update_role(
     data: RoleUpdate,
     principal: Writer,
     roles: RoleServiceDep,
-    client: ClientInfoDep,
 ) -> RoleResponse:
-    role = await roles.update(role_id, data=data, principal=principal, client=client)
+    role = await roles.update(role_id, data=data, principal=principal)
     return RoleResponse.model_validate(role)
 
 
@@ -74,10 +71,8 @@ async def update_role(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(401, 403, 404, 409),
 )
-async def delete_role(
-    role_id: uuid.UUID, principal: Writer, roles: RoleServiceDep, client: ClientInfoDep
-) -> None:
-    await roles.delete(role_id, principal=principal, client=client)
+async def delete_role(role_id: uuid.UUID, principal: Writer, roles: RoleServiceDep) -> None:
+    await roles.delete(role_id, principal=principal)
 
 
 @router.get(

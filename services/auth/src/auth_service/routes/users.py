@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from auth_service.dependencies import ClientInfoDep, UserAdminServiceDep
+from auth_service.dependencies import UserAdminServiceDep
 from auth_service.permissions import USERS_READ, USERS_WRITE
 from auth_service.schemas import UserAdminUpdate, UserResponse, UserRolesUpdate
 from common.db import PageResponse
@@ -63,9 +63,8 @@ async def update_user(
     data: UserAdminUpdate,
     principal: Writer,
     users: UserAdminServiceDep,
-    client: ClientInfoDep,
 ) -> UserResponse:
-    user = await users.update(user_id, data=data, principal=principal, client=client)
+    user = await users.update(user_id, data=data, principal=principal)
     return UserResponse.model_validate(user)
 
 
@@ -80,7 +79,6 @@ async def set_user_roles(
     data: UserRolesUpdate,
     principal: Writer,
     users: UserAdminServiceDep,
-    client: ClientInfoDep,
 ) -> UserResponse:
-    user = await users.set_roles(user_id, role_names=data.roles, principal=principal, client=client)
+    user = await users.set_roles(user_id, role_names=data.roles, principal=principal)
     return UserResponse.model_validate(user)

@@ -8,14 +8,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from auth_service import crud
-from auth_service.audit import Action, recorder, user_actor, user_resource
+from auth_service.audit import Action, recorder, user_resource
 from auth_service.exceptions import AccountInactive, HashingBusy, IncorrectPassword, LoginThrottled
 from auth_service.models import User
 from auth_service.schemas import MeUpdate, PasswordChangeRequest
 from auth_service.services.attempts import LoginAttempts
 from auth_service.services.passwords import PasswordHasher, PasswordPolicy
 from auth_service.services.revocations import AccessRevocations
-from common.client import ClientInfo
+from common.audit import user_actor
 from common.db import utcnow
 
 
@@ -52,15 +52,13 @@ class AccountService:
             raise AccountInactive
         return user
 
-    async def update_profile(
-        self, user_id: uuid.UUID | None, *, data: MeUpdate, client: ClientInfo
-    ) -> User:
+    async def update_profile(self, user_id: uuid.UUID | None, *, data: MeUpdate) -> User:
         user = await self.get_active(user_id)
         await crud.users.update(self.session, obj=user, data=data)
         recorder.record(
             self.session,
             action=Action.PROFILE_UPDATED,
-            actor=user_actor(user.id, client),
+            actor=user_actor(user.id),
             resource=user_resource(user.id),
             metadata={"fields": sorted(data.model_fields_set)},
         )
@@ -73,32 +71,31 @@ class AccountService:
         *,
         data: PasswordChangeRequest,
         session_id: str | None,
-        client: ClientInfo,
     ) -> None:
         """Verifies the current password (throttled like a login), then revokes every other
         session of the account; the session that made the change stays signed in."""
         user = await self.get_active(user_id)
         await self.session.commit()
-        refused = await self.attempts.reserve(user.email, client)
+        refused = await self.attempts.reserve(user.email)
         if refused is not None:
             raise LoginThrottled(retry_after=refused.retry_after)
         try:
             matches = await self.hasher.verify(user.password_hash, data.current_password)
         except HashingBusy:
-            await self.attempts.cancel(user.email, client)
+            await self.attempts.cancel(user.email)
             raise
         if not matches:
             recorder.record(
                 self.session,
                 action=Action.PASSWORD_CHANGED,
                 outcome="failure",
-                actor=user_actor(user.id, client),
+                actor=user_actor(user.id),
                 resource=user_resource(user.id),
                 metadata={"reason": "incorrect_current_password"},
             )
             await self.session.commit()
             raise IncorrectPassword
-        await self.attempts.succeeded(user.email, client)
+        await self.attempts.succeeded(user.email)
         self.policy.check(data.new_password, email=user.email)
         new_hash = await self.hasher.hash(data.new_password)
         # The account's row is locked from here to the commit (refreshes and other revocations
@@ -120,7 +117,7 @@ class AccountService:
         recorder.record(
             self.session,
             action=Action.PASSWORD_CHANGED,
-            actor=user_actor(user.id, client),
+            actor=user_actor(user.id),
             resource=user_resource(user.id),
             metadata={"other_sessions_revoked": True},
         )

@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 from auth_service.services.throttle import Check, Limit, Refused, Throttle, email_key
-from common.client import ClientInfo
+from common.context import current_client
 
 
 class LoginAttempts:
@@ -31,21 +31,21 @@ class LoginAttempts:
         self.account = Limit(f"{prefix}-account", max_per_account, window_seconds)
         self.ip = Limit(f"{prefix}-ip", max_per_ip, window_seconds)
 
-    def _checks(self, email: str, client: ClientInfo) -> list[Check]:
-        return [(self.account, email_key(email)), (self.ip, client.bucket)]
+    def _checks(self, email: str) -> list[Check]:
+        return [(self.account, email_key(email)), (self.ip, current_client().bucket)]
 
-    async def reserve(self, email: str, client: ClientInfo) -> Refused | None:
+    async def reserve(self, email: str) -> Refused | None:
         """Count the attempt as a failure in advance, or say why it is refused."""
-        outcome = await self.throttle.reserve(self._checks(email, client))
+        outcome = await self.throttle.reserve(self._checks(email))
         return outcome if isinstance(outcome, Refused) else None
 
-    async def succeeded(self, email: str, client: ClientInfo) -> None:
-        account, ip = self._checks(email, client)
+    async def succeeded(self, email: str) -> None:
+        account, ip = self._checks(email)
         await self.throttle.release([ip], clear=[account])
 
-    async def cancel(self, email: str, client: ClientInfo) -> None:
+    async def cancel(self, email: str) -> None:
         """The attempt never got to its password check (shed, or the database failed)."""
-        await self.throttle.release(self._checks(email, client))
+        await self.throttle.release(self._checks(email))
 
 
 class MailRequests:
@@ -63,9 +63,9 @@ class MailRequests:
             await self.throttle.reserve([(self.address, email_key(email))]), Refused
         )
 
-    async def reserve(self, email: str, client: ClientInfo) -> Refused | bool:
+    async def reserve(self, email: str) -> Refused | bool:
         """Refused for the client address (answer 429), else whether a mail may go out."""
-        by_ip = await self.throttle.reserve([(self.ip, client.bucket)])
+        by_ip = await self.throttle.reserve([(self.ip, current_client().bucket)])
         if isinstance(by_ip, Refused):
             return by_ip
         by_address = await self.throttle.reserve([(self.address, email_key(email))])
@@ -79,9 +79,9 @@ class AddressLimit:
         self.throttle = throttle
         self.limit = limit
 
-    async def reserve(self, client: ClientInfo) -> Refused | None:
-        outcome = await self.throttle.reserve([(self.limit, client.bucket)])
+    async def reserve(self) -> Refused | None:
+        outcome = await self.throttle.reserve([(self.limit, current_client().bucket)])
         return outcome if isinstance(outcome, Refused) else None
 
-    async def release(self, client: ClientInfo) -> None:
-        await self.throttle.release([(self.limit, client.bucket)])
+    async def release(self) -> None:
+        await self.throttle.release([(self.limit, current_client().bucket)])

@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth_service import crud
-from auth_service.audit import Action, anonymous, recorder, user_actor, user_resource
+from auth_service.audit import Action, recorder, user_resource
 from auth_service.exceptions import InvalidVerificationToken
 from auth_service.models import EmailVerificationToken
 from auth_service.services.attempts import MailRequests
@@ -15,7 +15,7 @@ from auth_service.services.mail_requests import request_mail
 from auth_service.services.mailed_tokens import MailedTokens
 from auth_service.services.notifications import AccountMail, MailQueue
 from auth_service.services.tokens import hash_opaque_token
-from common.client import ClientInfo
+from common.audit import anonymous, user_actor
 from common.db import utcnow
 
 
@@ -33,7 +33,7 @@ class EmailVerificationService:
         self.requests = requests
         self.queue = queue
 
-    async def request(self, *, email: str, client: ClientInfo) -> None:
+    async def request(self, *, email: str) -> None:
         await request_mail(
             self.session,
             limits=self.requests,
@@ -41,10 +41,9 @@ class EmailVerificationService:
             kind=AccountMail.EMAIL_VERIFICATION,
             action=Action.EMAIL_VERIFICATION_REQUESTED,
             email=email,
-            client=client,
         )
 
-    async def confirm(self, *, token: str, client: ClientInfo) -> None:
+    async def confirm(self, *, token: str) -> None:
         token_hash = hash_opaque_token(token)
         user = await self.tokens.usable(self.session, token_hash, lock=True)
         if user is None:
@@ -53,7 +52,7 @@ class EmailVerificationService:
                 self.session,
                 action=Action.EMAIL_VERIFIED,
                 outcome="failure",
-                actor=anonymous(client),
+                actor=anonymous(),
                 resource=user_resource(owner) if owner is not None else None,
                 metadata={"reason": "invalid_verification_token"},
             )
@@ -66,7 +65,7 @@ class EmailVerificationService:
         recorder.record(
             self.session,
             action=Action.EMAIL_VERIFIED,
-            actor=user_actor(user.id, client),
+            actor=user_actor(user.id),
             resource=user_resource(user.id),
         )
         await self.session.commit()

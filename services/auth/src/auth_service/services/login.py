@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from auth_service import crud
-from auth_service.audit import Action, anonymous, recorder, user_actor, user_resource
+from auth_service.audit import Action, recorder, user_resource
 from auth_service.exceptions import (
     EmailNotVerified,
     HashingBusy,
@@ -37,7 +37,7 @@ from auth_service.services.attempts import LoginAttempts
 from auth_service.services.passwords import PasswordHasher
 from auth_service.services.tokens import AccessTokenIssuer, new_opaque_token
 from auth_service.settings import AuthSettings
-from common.client import ClientInfo
+from common.audit import anonymous, user_actor
 from common.db import utcnow
 
 
@@ -57,11 +57,11 @@ class LoginService:
         self.attempts = attempts
         self.issuer = issuer
 
-    async def login(self, *, email: str, password: str, client: ClientInfo) -> TokenPair:
-        refused = await self.attempts.reserve(email, client)
+    async def login(self, *, email: str, password: str) -> TokenPair:
+        refused = await self.attempts.reserve(email)
         if refused is not None:
             if refused.first:
-                await self._failed(email, client, "throttled")
+                await self._failed(email, "throttled")
             raise LoginThrottled(retry_after=refused.retry_after)
         try:
             account = await crud.users.credentials(self.engine, email)
@@ -69,7 +69,7 @@ class LoginService:
             matches = await self.hasher.verify(password_hash, password)
         except (HashingBusy, SQLAlchemyError):
             # Shed or failed before any password was judged: not an attempt to count.
-            await self.attempts.cancel(email, client)
+            await self.attempts.cancel(email)
             raise
         if account is None or not matches or not account["is_active"]:
             # The reservation stands: it was this failure, counted in advance.
@@ -80,11 +80,11 @@ class LoginService:
                 if not matches
                 else "account_inactive"
             )
-            await self._failed(email, client, reason)
+            await self._failed(email, reason)
             raise InvalidCredentials
-        await self.attempts.succeeded(email, client)
+        await self.attempts.succeeded(email)
         if self.settings.require_email_verification and not account["email_verified"]:
-            await self._failed(email, client, "email_not_verified")
+            await self._failed(email, "email_not_verified")
             raise EmailNotVerified
         new_hash = (
             await self.hasher.hash(password)
@@ -96,7 +96,7 @@ class LoginService:
         refresh, refresh_hash = new_opaque_token()
         event = recorder.event(
             action=Action.LOGIN,
-            actor=user_actor(account["id"], client),
+            actor=user_actor(account["id"]),
             resource=user_resource(account["id"]),
             metadata={"session_id": str(family_id)},
         )
@@ -126,7 +126,7 @@ class LoginService:
             access_token=access.token, refresh_token=refresh, expires_in=access.expires_in
         )
 
-    async def _failed(self, email: str, client: ClientInfo, reason: str) -> None:
+    async def _failed(self, email: str, reason: str) -> None:
         """The failure's event: the attempted e-mail is its only identifier, whether or not an
         account has it (the event is written in every case, so timing says nothing)."""
         await crud.audit.append(
@@ -134,7 +134,7 @@ class LoginService:
             recorder.event(
                 action=Action.LOGIN,
                 outcome="failure",
-                actor=anonymous(client),
+                actor=anonymous(),
                 metadata={"email": email, "reason": reason},
             ),
         )

@@ -12,11 +12,11 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auth_service.audit import anonymous, recorder
+from auth_service.audit import recorder
 from auth_service.services.attempts import MailRequests
 from auth_service.services.notifications import AccountMail, MailQueue
 from auth_service.services.throttle import Refused
-from common.client import ClientInfo
+from common.audit import anonymous
 from common.errors import RateLimited
 
 logger = logging.getLogger(__name__)
@@ -30,15 +30,14 @@ async def request_mail(
     kind: AccountMail,
     action: str,
     email: str,
-    client: ClientInfo,
 ) -> None:
-    allowed = await limits.reserve(email, client)
+    allowed = await limits.reserve(email)
     if isinstance(allowed, Refused):
         raise RateLimited(retry_after=allowed.retry_after)
     recorder.record(
         session,
         action=action,
-        actor=anonymous(client),
+        actor=anonymous(),
         metadata={"email": email, **({} if allowed else {"reason": "rate_limited"})},
     )
     await session.commit()

@@ -13,7 +13,7 @@ from typing import NoReturn
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth_service import crud
-from auth_service.audit import Action, anonymous, recorder, user_actor, user_resource
+from auth_service.audit import Action, recorder, user_resource
 from auth_service.exceptions import InvalidResetToken
 from auth_service.models import PasswordResetToken
 from auth_service.services.attempts import MailRequests
@@ -23,7 +23,7 @@ from auth_service.services.notifications import AccountMail, MailQueue
 from auth_service.services.passwords import PasswordHasher, PasswordPolicy
 from auth_service.services.revocations import AccessRevocations
 from auth_service.services.tokens import hash_opaque_token
-from common.client import ClientInfo
+from common.audit import anonymous, user_actor
 from common.db import utcnow
 
 
@@ -47,7 +47,7 @@ class PasswordResetService:
         self.queue = queue
         self.revocations = revocations
 
-    async def request(self, *, email: str, client: ClientInfo) -> None:
+    async def request(self, *, email: str) -> None:
         await request_mail(
             self.session,
             limits=self.requests,
@@ -55,21 +55,20 @@ class PasswordResetService:
             kind=AccountMail.PASSWORD_RESET,
             action=Action.PASSWORD_RESET_REQUESTED,
             email=email,
-            client=client,
         )
 
-    async def confirm(self, *, token: str, new_password: str, client: ClientInfo) -> None:
+    async def confirm(self, *, token: str, new_password: str) -> None:
         token_hash = hash_opaque_token(token)
         usable = await self.tokens.usable(self.session, token_hash)
         if usable is None:
-            await self._refuse(token_hash, client)
+            await self._refuse(token_hash)
         self.policy.check(new_password, email=usable.email)
         await self.session.commit()  # no connection held while hashing
         new_hash = await self.hasher.hash(new_password)
         # Checked again under the locks, since the token may have been used meanwhile.
         user = await self.tokens.usable(self.session, token_hash, lock=True)
         if user is None:
-            await self._refuse(token_hash, client)
+            await self._refuse(token_hash)
         now = utcnow()
         user.password_hash = new_hash
         user.password_changed_at = now
@@ -84,19 +83,19 @@ class PasswordResetService:
         recorder.record(
             self.session,
             action=Action.PASSWORD_RESET,
-            actor=user_actor(user.id, client),
+            actor=user_actor(user.id),
             resource=user_resource(user.id),
             metadata={"all_sessions_revoked": True},
         )
         await self.session.commit()
 
-    async def _refuse(self, token_hash: str, client: ClientInfo) -> NoReturn:
+    async def _refuse(self, token_hash: str) -> NoReturn:
         owner = await crud.reset_tokens.owner(self.session, token_hash)
         recorder.record(
             self.session,
             action=Action.PASSWORD_RESET,
             outcome="failure",
-            actor=anonymous(client),
+            actor=anonymous(),
             resource=user_resource(owner) if owner is not None else None,
             metadata={"reason": "invalid_reset_token"},
         )

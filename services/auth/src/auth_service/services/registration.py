@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth_service import crud
-from auth_service.audit import Action, anonymous, recorder, user_actor, user_resource
+from auth_service.audit import Action, recorder, user_resource
 from auth_service.exceptions import EmailTaken
 from auth_service.models import Role, User
 from auth_service.permissions import DEFAULT_ROLE
@@ -27,7 +27,7 @@ from auth_service.services.attempts import AddressLimit, MailRequests
 from auth_service.services.mail_requests import queue_quietly
 from auth_service.services.notifications import AccountMail, MailQueue
 from auth_service.services.passwords import PasswordHasher, PasswordPolicy
-from common.client import ClientInfo
+from common.audit import anonymous, user_actor
 from common.errors import RateLimited
 
 
@@ -60,8 +60,8 @@ class RegistrationService:
         self.queue = queue
         self.require_verification = require_verification
 
-    async def register(self, *, data: RegisterRequest, client: ClientInfo) -> Registration:
-        refused = await self.limits.reserve(client)
+    async def register(self, *, data: RegisterRequest) -> Registration:
+        refused = await self.limits.reserve()
         if refused is not None:
             raise RateLimited(retry_after=refused.retry_after)
         self.policy.check(data.password, email=data.email)
@@ -71,9 +71,9 @@ class RegistrationService:
         default_role = await crud.roles.get_by_name(self.session, DEFAULT_ROLE)
         await self.session.commit()  # release the connection while hashing
         password_hash = await self.hasher.hash(data.password)  # for a taken address too
-        user = None if taken else await self._create(data, password_hash, default_role, client)
+        user = None if taken else await self._create(data, password_hash, default_role)
         if user is None:
-            await self._attempted(data.email, client)
+            await self._attempted(data.email)
             return Registration(user=None, confirm_by_mail=True)
         await queue_quietly(self.queue, AccountMail.EMAIL_VERIFICATION, user.email)
         return Registration(user=user, confirm_by_mail=self.require_verification)
@@ -83,7 +83,6 @@ class RegistrationService:
         data: RegisterRequest,
         password_hash: str,
         default_role: Role | None,
-        client: ClientInfo,
     ) -> User | None:
         """The new account; None if a concurrent registration took the address (then it is
         refused, or answered like any taken address)."""
@@ -99,7 +98,7 @@ class RegistrationService:
         recorder.record(
             self.session,
             action=Action.USER_REGISTERED,
-            actor=user_actor(user.id, client),
+            actor=user_actor(user.id),
             resource=user_resource(user.id),
         )
         try:
@@ -111,11 +110,11 @@ class RegistrationService:
             return None
         return user
 
-    async def _attempted(self, email: str, client: ClientInfo) -> None:
+    async def _attempted(self, email: str) -> None:
         recorder.record(
             self.session,
             action=Action.REGISTRATION_ATTEMPTED,
-            actor=anonymous(client),
+            actor=anonymous(),
             metadata={"email": email},
         )
         await self.session.commit()

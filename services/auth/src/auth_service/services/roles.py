@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth_service import crud
-from auth_service.audit import Action, principal_actor, recorder, role_resource
+from auth_service.audit import Action, recorder, role_resource
 from auth_service.exceptions import (
     PrivilegeEscalation,
     RoleInUse,
@@ -27,7 +27,7 @@ from auth_service.permissions import ROLES_READ, ROLES_WRITE, SUPER_ADMIN
 from auth_service.schemas import RoleCreate, RoleUpdate
 from auth_service.services.authorization import current_authority, ensure_holds
 from auth_service.services.revocations import AccessRevocations
-from common.client import ClientInfo
+from common.audit import principal_actor
 from common.db import Page, PageParams, utcnow
 from common.security import Principal
 
@@ -60,7 +60,7 @@ class RoleService:
             await crud.users.lock(self.session, principal.user_id)
         return await current_authority(self.session, principal, ROLES_WRITE)
 
-    async def create(self, *, data: RoleCreate, principal: Principal, client: ClientInfo) -> Role:
+    async def create(self, *, data: RoleCreate, principal: Principal) -> Role:
         actor = await self._authorize_write(principal)
         permissions = await self._permissions(data.permissions)
         ensure_holds(actor, data.permissions)
@@ -71,16 +71,14 @@ class RoleService:
         recorder.record(
             self.session,
             action=Action.ROLE_CREATED,
-            actor=principal_actor(actor, client),
+            actor=principal_actor(actor),
             resource=role_resource(role.id),
             metadata={"name": role.name, "permissions": [p.name for p in permissions]},
         )
         await self._commit_unique_name()
         return role
 
-    async def update(
-        self, role_id: uuid.UUID, *, data: RoleUpdate, principal: Principal, client: ClientInfo
-    ) -> Role:
+    async def update(self, role_id: uuid.UUID, *, data: RoleUpdate, principal: Principal) -> Role:
         actor = await self._authorize_write(principal)
         role = await self._get(role_id, for_update=True)
         if role.name == SUPER_ADMIN:
@@ -110,7 +108,7 @@ class RoleService:
         recorder.record(
             self.session,
             action=Action.ROLE_UPDATED,
-            actor=principal_actor(actor, client),
+            actor=principal_actor(actor),
             resource=role_resource(role.id),
             metadata={
                 "name": role.name,
@@ -122,7 +120,7 @@ class RoleService:
         await self._commit_unique_name()
         return role
 
-    async def delete(self, role_id: uuid.UUID, *, principal: Principal, client: ClientInfo) -> None:
+    async def delete(self, role_id: uuid.UUID, *, principal: Principal) -> None:
         actor = await self._authorize_write(principal)
         role = await self._get(role_id, for_update=True)
         if role.is_system:
@@ -134,7 +132,7 @@ class RoleService:
         recorder.record(
             self.session,
             action=Action.ROLE_DELETED,
-            actor=principal_actor(actor, client),
+            actor=principal_actor(actor),
             resource=role_resource(role.id),
             metadata={"name": role.name, "permissions": sorted(p.name for p in role.permissions)},
         )

@@ -16,7 +16,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from auth_service import crud
-from auth_service.audit import Action, anonymous, recorder, user_actor, user_resource
+from auth_service.audit import Action, recorder, user_resource
 from auth_service.exceptions import (
     InvalidClient,
     InvalidRefreshToken,
@@ -35,8 +35,7 @@ from auth_service.services.tokens import (
     new_opaque_token,
 )
 from auth_service.settings import AuthSettings
-from common.audit import Actor, Resource
-from common.client import ClientInfo
+from common.audit import Resource, anonymous, service_actor, user_actor
 from common.db import utcnow
 from common.errors import RateLimited
 from common.security import SERVICE_SUBJECT_PREFIX
@@ -89,7 +88,7 @@ class SessionService:
             return None
         return current, user
 
-    async def refresh(self, *, refresh_token: str, client: ClientInfo) -> TokenPair:
+    async def refresh(self, *, refresh_token: str) -> TokenPair:
         now = utcnow()
         locked = await self._locked(refresh_token)
         if locked is None:
@@ -104,7 +103,7 @@ class SessionService:
                 self.session,
                 action=Action.REFRESH_TOKEN_REUSED,
                 outcome="failure",
-                actor=anonymous(client),
+                actor=anonymous(),
                 resource=user_resource(current.user_id),
                 metadata={"session_id": str(current.family_id), "session_revoked": True},
             )
@@ -132,7 +131,7 @@ class SessionService:
             access_token=access.token, refresh_token=refresh, expires_in=access.expires_in
         )
 
-    async def logout(self, *, refresh_token: str, client: ClientInfo) -> None:
+    async def logout(self, *, refresh_token: str) -> None:
         """Ends the session the token belongs to. Unknown tokens are ignored: logging out is
         idempotent and says nothing about which tokens exist."""
         locked = await self._locked(refresh_token)
@@ -145,13 +144,13 @@ class SessionService:
         recorder.record(
             self.session,
             action=Action.LOGOUT,
-            actor=user_actor(current.user_id, client),
+            actor=user_actor(current.user_id),
             resource=user_resource(current.user_id),
             metadata={"session_id": str(current.family_id)},
         )
         await self.session.commit()
 
-    async def logout_all(self, *, user_id: uuid.UUID, client: ClientInfo) -> None:
+    async def logout_all(self, *, user_id: uuid.UUID) -> None:
         await crud.users.lock(self.session, user_id)
         now = utcnow()
         await crud.refresh_tokens.revoke_for_user(self.session, user_id, at=now)
@@ -159,17 +158,15 @@ class SessionService:
         recorder.record(
             self.session,
             action=Action.LOGOUT_ALL,
-            actor=user_actor(user_id, client),
+            actor=user_actor(user_id),
             resource=user_resource(user_id),
         )
         await self.session.commit()
 
-    async def client_credentials(
-        self, *, client_id: str, client_secret: str, client: ClientInfo
-    ) -> TokenResponse:
+    async def client_credentials(self, *, client_id: str, client_secret: str) -> TokenResponse:
         if not (client_id + client_secret).isprintable():
             raise InvalidClient  # no client has such a name or secret (and NUL can't be stored)
-        refused = await self.client_failures.reserve(client)
+        refused = await self.client_failures.reserve()
         if refused is not None:
             raise RateLimited(retry_after=refused.retry_after)
         read_at = time.time()
@@ -181,12 +178,12 @@ class SessionService:
                 self.session,
                 action=Action.SERVICE_TOKEN_ISSUED,
                 outcome="failure",
-                actor=anonymous(client),
+                actor=anonymous(),
                 metadata={"client_id": client_id},
             )
             await self.session.commit()
             raise InvalidClient
-        await self.client_failures.release(client)
+        await self.client_failures.release()
         name, permissions = found.name, list(found.permissions)
         await self.session.commit()  # no pooled connection held while the key is fetched
         try:
@@ -202,12 +199,7 @@ class SessionService:
         recorder.record(
             self.session,
             action=Action.SERVICE_TOKEN_ISSUED,
-            actor=Actor(
-                type="service",
-                id=f"{SERVICE_SUBJECT_PREFIX}{name}",
-                ip=client.ip,
-                user_agent=client.user_agent,
-            ),
+            actor=service_actor(name),
             resource=Resource(type="service_client", id=name),
             metadata={"permissions": permissions},
         )

@@ -13,7 +13,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth_service import crud
-from auth_service.audit import Action, principal_actor, recorder, user_resource
+from auth_service.audit import Action, recorder, user_resource
 from auth_service.exceptions import LastSuperAdmin, PrivilegeEscalation, UnknownRole, UserNotFound
 from auth_service.models import User
 from auth_service.permissions import SUPER_ADMIN, USERS_READ, USERS_WRITE
@@ -24,7 +24,7 @@ from auth_service.services.authorization import (
     ensure_not_self,
 )
 from auth_service.services.revocations import AccessRevocations
-from common.client import ClientInfo
+from common.audit import principal_actor
 from common.db import Page, PageParams, utcnow
 from common.security import Principal
 
@@ -77,7 +77,6 @@ class UserAdminService:
         *,
         data: UserAdminUpdate,
         principal: Principal,
-        client: ClientInfo,
     ) -> User:
         changes = data.model_dump(exclude_unset=True)
         actor = await self._authorize_write(
@@ -101,7 +100,7 @@ class UserAdminService:
         recorder.record(
             self.session,
             action=action,
-            actor=principal_actor(actor, client),
+            actor=principal_actor(actor),
             resource=user_resource(user.id),
             metadata={"fields": sorted(changes)},
         )
@@ -114,7 +113,6 @@ class UserAdminService:
         *,
         role_names: list[str],
         principal: Principal,
-        client: ClientInfo,
     ) -> User:
         actor = await self._authorize_write(principal, user_id)
         user = await self._get(user_id, for_update=True)
@@ -145,7 +143,7 @@ class UserAdminService:
         recorder.record(
             self.session,
             action=Action.USER_ROLES_CHANGED,
-            actor=principal_actor(actor, client),
+            actor=principal_actor(actor),
             resource=user_resource(user.id),
             metadata={
                 "added": sorted(target.keys() - current.keys()),

@@ -20,7 +20,7 @@ from activity_service.main import create_app as create_activity_app
 from activity_service.settings import ActivitySettings
 from auth_service.main import create_app as create_auth_app
 from auth_service.runtime import AuthRuntime
-from auth_service.services.seed import create_admin
+from auth_service.services.admins import AdminAccounts
 from auth_service.settings import AuthSettings
 from common.runtime import service_core, service_runtime
 from common.testing import RedisServer, serve_app
@@ -104,10 +104,11 @@ async def stack(
                 httpx.AsyncClient(base_url=auth_url) as auth_client,
             ):
                 async with service_core(auth).database.sessionmaker() as session:
-                    await create_admin(
+                    await AdminAccounts(
                         session,
                         hasher=service_runtime(auth, AuthRuntime).hasher,
                         policy=service_runtime(auth, AuthRuntime).policy,
+                    ).create(
                         email="root@example.com",
                         password=PASSWORD,
                     )

@@ -50,12 +50,12 @@ from schemathesis.hooks import HookContext
 from schemathesis.schemas import BaseSchema
 
 from activity_service.main import create_app as create_activity_app
-from activity_service.services.intake import NewEvent
-from activity_service.services.recorder import ChainWriter
+from activity_service.services.chain_writer import ChainWriter
+from activity_service.services.event_rows import NewEvent
 from activity_service.settings import ActivitySettings
 from auth_service.main import create_app as create_auth_app
 from auth_service.runtime import AuthRuntime
-from auth_service.services.seed import create_admin
+from auth_service.services.admins import AdminAccounts
 from auth_service.settings import AuthSettings
 from common.audit import Actor, AuditEvent, Resource
 from common.errors import DomainError
@@ -224,10 +224,11 @@ class AdminSession:
 
         async def create() -> str:
             async with service_core(self.auth).database.sessionmaker() as session:
-                user, _ = await create_admin(
+                user, _ = await AdminAccounts(
                     session,
                     hasher=service_runtime(self.auth, AuthRuntime).hasher,
                     policy=service_runtime(self.auth, AuthRuntime).policy,
+                ).create(
                     email=email,
                     password=PASSWORD,
                 )

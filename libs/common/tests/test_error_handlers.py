@@ -148,7 +148,7 @@ async def db_echo(request: Request, value: str) -> dict[str, str]:
 async def db_echo_raw(request: Request, value: str) -> dict[str, str]:
     """The same through a CompiledQuery, which raises asyncpg's own errors."""
     database = service_core(request.app).database
-    await ECHO.fetch_one(database.engine, value=value)
+    await ECHO.first_row(database.engine, value=value)
     return {}
 
 

@@ -24,8 +24,8 @@ from jwt.algorithms import RSAAlgorithm
 from redis.asyncio import Redis
 
 from activity_service.main import create_app
-from activity_service.services.intake import NewEvent
-from activity_service.services.recorder import AppendResult, ChainWriter
+from activity_service.services.chain_writer import AppendResult, ChainWriter
+from activity_service.services.event_rows import NewEvent
 from activity_service.services.verification import ChainVerifier
 from activity_service.settings import ActivitySettings
 from common.audit import Actor, AuditEvent, Resource

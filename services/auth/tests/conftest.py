@@ -26,8 +26,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from auth_service.main import create_app
 from auth_service.models import SigningKey
 from auth_service.runtime import AuthRuntime
-from auth_service.services.seed import create_admin
-from auth_service.services.signing_keys import SigningKeyService
+from auth_service.services.admins import AdminAccounts
+from auth_service.services.signing_keys import KeyCipher, new_signing_key
 from auth_service.settings import AuthSettings
 from common.runtime import service_core, service_runtime
 from common.testing import free_port, serve_app
@@ -88,7 +88,8 @@ def settings(
 @pytest.fixture(scope="session")
 def signing_key_values() -> dict[str, Any]:
     """One RSA key for every test's app: generating a key per test would cost ~50 ms each."""
-    key = SigningKeyService(make_settings("", "", ""))._generate()
+    settings = make_settings("", "", "")
+    key = new_signing_key(KeyCipher(settings.secret_key.get_secret_value()), 2048)
     columns = (column.key for column in SigningKey.__table__.columns)
     return {name: value for name in columns if (value := getattr(key, name)) is not None}
 
@@ -180,10 +181,11 @@ def make_admin(app: FastAPI, client: httpx.AsyncClient) -> Callable[..., Awaitab
 
     async def _make_admin(email: str = "root@example.com") -> Account:
         async with service_core(app).database.sessionmaker() as session:
-            user, _ = await create_admin(
+            user, _ = await AdminAccounts(
                 session,
                 hasher=service_runtime(app, AuthRuntime).hasher,
                 policy=service_runtime(app, AuthRuntime).policy,
+            ).create(
                 email=email,
                 password=PASSWORD,
             )

@@ -14,7 +14,8 @@ from sqlalchemy import select
 
 from auth_service.models import AuditOutbox
 from auth_service.runtime import AuthRuntime
-from auth_service.services.service_clients import create_service_client
+from auth_service.services.revocations import AccessRevocations
+from auth_service.services.service_clients import ServiceClientAdmin
 from auth_service.services.signing_keys import SigningKeyService
 from common.audit import AuditEvent
 from common.runtime import service_core, service_runtime
@@ -276,9 +277,8 @@ class TestAdministration:
 
     async def test_key_rotation_is_recorded_as_the_system(self, app: FastAPI) -> None:
         async with service_core(app).database.sessionmaker() as session:
-            new_key, retired = await SigningKeyService(
-                service_runtime(app, AuthRuntime).settings
-            ).rotate(session)
+            settings = service_runtime(app, AuthRuntime).settings
+            new_key, retired = await SigningKeyService(session, settings=settings).rotate()
 
         [event] = await events(app, "auth.signing_key.rotated")
         assert event.actor.type == "system"
@@ -293,7 +293,8 @@ class TestServiceClients:
         self, app: FastAPI, client: httpx.AsyncClient
     ) -> None:
         async with service_core(app).database.sessionmaker() as session:
-            _, secret = await create_service_client(session, name="billing", permissions=[])
+            clients = ServiceClientAdmin(session, revocations=AccessRevocations())
+            _, secret = await clients.create(name="billing", permissions=[])
         for attempt in (secret, "wrong"):
             await client.post(
                 f"{API}/auth/token",

@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
-from auth_service.services.service_clients import create_service_client
+from auth_service.services.revocations import AccessRevocations
+from auth_service.services.service_clients import ServiceClientAdmin
 from common.http_client import ServiceClient, ServiceTokenProvider
 from common.runtime import service_core
 from common.testing import serve_app
@@ -14,9 +15,8 @@ from common.testing import serve_app
 class TestServiceClientAgainstAuth:
     async def test_fetches_a_token_and_calls_a_protected_route(self, app: FastAPI) -> None:
         async with service_core(app).database.sessionmaker() as session:
-            _, secret = await create_service_client(
-                session, name="reports", permissions=["users:read"]
-            )
+            clients = ServiceClientAdmin(session, revocations=AccessRevocations())
+            _, secret = await clients.create(name="reports", permissions=["users:read"])
         async with serve_app(app) as base_url, httpx.AsyncClient() as http:
             provider = ServiceTokenProvider(
                 f"{base_url}/api/v1/auth/token", "reports", secret, client=http

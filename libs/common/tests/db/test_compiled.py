@@ -39,6 +39,9 @@ ADD = CompiledQuery(
     .values(id=bindparam("id"), name=bindparam("name"), kind=literal("gear"))
     .returning(Widget.id)
 )
+ADD_QUIETLY = CompiledQuery(
+    insert(Widget).values(id=bindparam("id"), name=bindparam("name"), kind=literal("bolt"))
+)
 
 
 @pytest.fixture
@@ -54,11 +57,11 @@ class TestCompiledQuery:
 
     async def test_a_write_with_returning_commits_on_its_own(self, engine: AsyncEngine) -> None:
         widget_id = uuid.uuid4()
-        row = await ADD.fetch_one(engine, id=widget_id, name="cog")
+        row = await ADD.first_row(engine, id=widget_id, name="cog")
 
         assert row == {"id": widget_id}
         # Seen from another connection at once: the statement was not left in a transaction.
-        found = await BY_NAME.fetch_one(engine, name="cog")
+        found = await BY_NAME.first_row(engine, name="cog")
         assert found == {"id": widget_id, "name": "cog", "kind": "GEAR"}
 
     async def test_values_written_in_the_statement_are_sent_too(self, engine: AsyncEngine) -> None:
@@ -67,16 +70,21 @@ class TestCompiledQuery:
                 insert(Widget), [{"name": "old", "kind": "retired"}, {"name": "old", "kind": "x"}]
             )
 
-        row = await BY_NAME.fetch_one(engine, name="old")
+        row = await BY_NAME.first_row(engine, name="old")
 
         assert row is not None
         assert row["kind"] == "X"
 
+    async def test_a_write_without_returning_runs_and_commits(self, engine: AsyncEngine) -> None:
+        await ADD_QUIETLY.run(engine, id=uuid.uuid4(), name="nut")
+
+        assert await BY_NAME.first_row(engine, name="nut") is not None
+
     async def test_no_row_is_none(self, engine: AsyncEngine) -> None:
-        assert await BY_NAME.fetch_one(engine, name="nothing") is None
+        assert await BY_NAME.first_row(engine, name="nothing") is None
 
     async def test_a_missing_parameter_is_refused_before_the_database_is_asked(
         self, engine: AsyncEngine
     ) -> None:
         with pytest.raises(TypeError, match=r"missing query parameters: \['name'\]"):
-            await BY_NAME.fetch_one(engine)
+            await BY_NAME.first_row(engine)

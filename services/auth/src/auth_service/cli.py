@@ -22,13 +22,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from pydantic import EmailStr, TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth_service.services.admins import AdminAccounts
 from auth_service.services.passwords import PasswordHasher, PasswordPolicy
 from auth_service.services.revocations import AccessRevocations
-from auth_service.services.seed import create_admin, seed_rbac
-from auth_service.services.service_clients import (
-    create_service_client,
-    disable_service_client,
-)
+from auth_service.services.seed import SeedService
+from auth_service.services.service_clients import ServiceClientAdmin
 from auth_service.services.signing_keys import SigningKeyService
 from auth_service.settings import AuthSettings, get_settings
 from common.db import Database
@@ -81,11 +79,8 @@ async def _create_admin(settings: AuthSettings, args: argparse.Namespace) -> Non
     policy = PasswordPolicy(min_length=settings.password_min_length)
 
     async def work(session: AsyncSession) -> None:
-        await seed_rbac(session)
-        user, created = await create_admin(
-            session,
-            hasher=hasher,
-            policy=policy,
+        await SeedService(session).seed()
+        user, created = await AdminAccounts(session, hasher=hasher, policy=policy).create(
             email=email,
             password=password,
             full_name=args.full_name,
@@ -106,7 +101,7 @@ async def _create_admin(settings: AuthSettings, args: argparse.Namespace) -> Non
 
 async def _rotate(settings: AuthSettings, _: argparse.Namespace) -> None:
     async def work(session: AsyncSession) -> None:
-        new_key, retired = await SigningKeyService(settings).rotate(session)
+        new_key, retired = await SigningKeyService(session, settings=settings).rotate()
         _say(f"active signing key: {new_key.kid}")
         if retired is not None:
             _say(
@@ -119,9 +114,8 @@ async def _rotate(settings: AuthSettings, _: argparse.Namespace) -> None:
 
 async def _create_client(settings: AuthSettings, args: argparse.Namespace) -> None:
     async def work(session: AsyncSession) -> None:
-        client, secret = await create_service_client(
-            session, name=args.name, permissions=args.permission
-        )
+        admin = ServiceClientAdmin(session, revocations=AccessRevocations())
+        client, secret = await admin.create(name=args.name, permissions=args.permission)
         _say(f"client_id: {client.name}")
         _say(f"client_secret: {secret}")
         _say("Store the secret now: only its hash is kept, it cannot be shown again.")
@@ -131,7 +125,8 @@ async def _create_client(settings: AuthSettings, args: argparse.Namespace) -> No
 
 async def _disable_client(settings: AuthSettings, args: argparse.Namespace) -> None:
     async def work(session: AsyncSession) -> None:
-        await disable_service_client(session, name=args.name, revocations=AccessRevocations())
+        admin = ServiceClientAdmin(session, revocations=AccessRevocations())
+        await admin.disable(name=args.name)
         _say(f"disabled {args.name}; its tokens are refused within about a second")
 
     await _with_session(settings, work)
@@ -139,8 +134,8 @@ async def _disable_client(settings: AuthSettings, args: argparse.Namespace) -> N
 
 async def _seed(settings: AuthSettings, _: argparse.Namespace) -> None:
     async def work(session: AsyncSession) -> None:
-        await seed_rbac(session)
-        kid = await SigningKeyService(settings).ensure_active(session)
+        await SeedService(session).seed()
+        kid = await SigningKeyService(session, settings=settings).ensure_active()
         _say(f"roles and permissions seeded; active signing key {kid}")
 
     await _with_session(settings, work)

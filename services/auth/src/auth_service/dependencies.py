@@ -14,15 +14,17 @@ from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from auth_service.exceptions import InvalidClient
 from auth_service.runtime import AuthRuntime
-from auth_service.services.account_mail import reset_tokens, verification_tokens
 from auth_service.services.accounts import AccountService
+from auth_service.services.client_credentials import ClientCredentialsService
 from auth_service.services.email_verification import EmailVerificationService
 from auth_service.services.login import LoginService
 from auth_service.services.password_reset import PasswordResetService
+from auth_service.services.profile import ProfileService
 from auth_service.services.registration import RegistrationService
 from auth_service.services.roles import RoleService
 from auth_service.services.sessions import SessionService
 from auth_service.services.signing_keys import SigningKeyService
+from auth_service.services.token_grants import TokenGrants
 from auth_service.services.users import UserAdminService
 from auth_service.settings import AuthSettings
 from common.dependencies import SessionDep, runtime_dependency
@@ -54,25 +56,37 @@ class ClientBasicAuth(HTTPBasic):
 
 
 async def get_session_service(rt: RuntimeDep, session: SessionDep) -> SessionService:
-    return SessionService(
-        session,
-        settings=rt.settings,
-        issuer=rt.issuer,
-        client_failures=rt.limits.client_failures,
-        revocations=rt.revocations,
-        engine=rt.core.database.engine,
-    )
+    return SessionService(session, tokens=rt.user_tokens, revocations=rt.revocations)
 
 
 async def get_login_service(rt: RuntimeDep) -> LoginService:
-    """No session: login reads and writes one statement each, outside any transaction."""
+    """No session: sign-in is the hot path (decision 0007)."""
     return LoginService(
-        rt.core.database.engine,
+        rt.hot_path,
         settings=rt.settings,
         hasher=rt.hasher,
         attempts=rt.limits.logins,
-        issuer=rt.issuer,
+        tokens=rt.user_tokens,
     )
+
+
+async def get_client_credentials_service(
+    rt: RuntimeDep, session: SessionDep
+) -> ClientCredentialsService:
+    return ClientCredentialsService(session, issuer=rt.issuer, failures=rt.limits.client_failures)
+
+
+async def get_token_grants(
+    logins: LoginServiceDep,
+    sessions: SessionServiceDep,
+    clients: ClientCredentialsServiceDep,
+) -> TokenGrants:
+    return TokenGrants(logins=logins, sessions=sessions, clients=clients)
+
+
+async def get_profile_service(rt: RuntimeDep) -> ProfileService:
+    """No session: `GET /auth/me` is the hot path (decision 0007)."""
+    return ProfileService(rt.hot_path)
 
 
 async def get_account_service(rt: RuntimeDep, session: SessionDep) -> AccountService:
@@ -100,7 +114,6 @@ async def get_registration_service(rt: RuntimeDep, session: SessionDep) -> Regis
 async def get_password_reset_service(rt: RuntimeDep, session: SessionDep) -> PasswordResetService:
     return PasswordResetService(
         session,
-        tokens=reset_tokens(rt.settings),
         hasher=rt.hasher,
         policy=rt.policy,
         requests=rt.limits.reset_requests,
@@ -113,10 +126,7 @@ async def get_email_verification_service(
     rt: RuntimeDep, session: SessionDep
 ) -> EmailVerificationService:
     return EmailVerificationService(
-        session,
-        tokens=verification_tokens(rt.settings),
-        requests=rt.limits.verification_requests,
-        queue=rt.mail,
+        session, requests=rt.limits.verification_requests, queue=rt.mail
     )
 
 
@@ -128,8 +138,8 @@ async def get_role_service(rt: RuntimeDep, session: SessionDep) -> RoleService:
     return RoleService(session, revocations=rt.revocations)
 
 
-async def get_key_service(rt: RuntimeDep) -> SigningKeyService:
-    return rt.keys
+async def get_key_service(rt: RuntimeDep, session: SessionDep) -> SigningKeyService:
+    return SigningKeyService(session, settings=rt.settings)
 
 
 async def get_settings(rt: RuntimeDep) -> AuthSettings:
@@ -139,6 +149,11 @@ async def get_settings(rt: RuntimeDep) -> AuthSettings:
 SettingsDep = Annotated[AuthSettings, Depends(get_settings)]
 SessionServiceDep = Annotated[SessionService, Depends(get_session_service)]
 LoginServiceDep = Annotated[LoginService, Depends(get_login_service)]
+ClientCredentialsServiceDep = Annotated[
+    ClientCredentialsService, Depends(get_client_credentials_service)
+]
+TokenGrantsDep = Annotated[TokenGrants, Depends(get_token_grants)]
+ProfileServiceDep = Annotated[ProfileService, Depends(get_profile_service)]
 AccountServiceDep = Annotated[AccountService, Depends(get_account_service)]
 RegistrationServiceDep = Annotated[RegistrationService, Depends(get_registration_service)]
 PasswordResetServiceDep = Annotated[PasswordResetService, Depends(get_password_reset_service)]

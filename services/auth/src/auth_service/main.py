@@ -23,13 +23,13 @@ verifies against `/.well-known/jwks.json`, and rotating refresh tokens with reus
 """
 
 
-def _own_keys(keys: SigningKeyService) -> JwksSourceFactory:
+def _own_keys(settings: AuthSettings) -> JwksSourceFactory:
     """Auth verifies its own tokens from its own table, not over HTTP to itself."""
 
     def source(_: ServiceSettings, database: Database) -> JwksSource:
         async def fetch() -> Mapping[str, Any]:
             async with database.sessionmaker() as session:
-                return await keys.jwks(session)
+                return await SigningKeyService(session, settings=settings).jwks()
 
         return fetch
 
@@ -45,6 +45,6 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
         routers=API_ROUTERS,
         root_routers=ROOT_ROUTERS,
         runtime=runtime(settings),
-        jwks_source=_own_keys(SigningKeyService(settings)),
+        jwks_source=_own_keys(settings),
         outbox=AuditOutbox,
     )

@@ -9,12 +9,14 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 
+from auth_service.crud import AccountHotPath
 from auth_service.models import RevocationOutbox
+from auth_service.services.access_tokens import UserTokens
 from auth_service.services.attempts import AddressLimit, LoginAttempts, MailRequests
 from auth_service.services.notifications import QUEUE, CeleryMailQueue, MailQueue
 from auth_service.services.passwords import PasswordHasher, PasswordPolicy
 from auth_service.services.revocations import AccessRevocations
-from auth_service.services.seed import seed_rbac
+from auth_service.services.seed import SeedService
 from auth_service.services.signing_keys import ActiveSigningKey, SigningKeyService
 from auth_service.services.throttle import Limit, Throttle, ThrottleMetrics
 from auth_service.services.tokens import AccessTokenIssuer
@@ -48,8 +50,9 @@ class AuthRuntime:
     settings: AuthSettings
     hasher: PasswordHasher
     policy: PasswordPolicy
-    keys: SigningKeyService
     issuer: AccessTokenIssuer
+    hot_path: AccountHotPath
+    user_tokens: UserTokens
     revocations: AccessRevocations
     limits: Limits
     mail: MailQueue
@@ -130,12 +133,15 @@ def runtime(
             concurrency=settings.password_hash_concurrency,
             max_waiting=settings.password_hash_max_waiting,
         )
-        keys = SigningKeyService(settings)
         relay = _revocation_relay(settings, core)
         producer = create_celery_app(QUEUE, settings)
         async with core.database.sessionmaker() as session:
-            await seed_rbac(session)
-            await keys.ensure_active(session)
+            await SeedService(session).seed()
+            await SigningKeyService(session, settings=settings).ensure_active()
+        issuer = AccessTokenIssuer(
+            settings, ActiveSigningKey(settings, core.database.engine), core.revocations
+        )
+        hot_path = AccountHotPath(core.database.engine)
         relay_task = asyncio.create_task(relay.run(), name="revocation-relay")
         try:
             yield AuthRuntime(
@@ -143,10 +149,9 @@ def runtime(
                 settings=settings,
                 hasher=hasher,
                 policy=PasswordPolicy(min_length=settings.password_min_length),
-                keys=keys,
-                issuer=AccessTokenIssuer(
-                    settings, ActiveSigningKey(settings, core.database.engine), core.revocations
-                ),
+                issuer=issuer,
+                hot_path=hot_path,
+                user_tokens=UserTokens(issuer, hot_path, client_id=settings.jwt_client_id),
                 revocations=AccessRevocations(local=core.revocations, relay=relay),
                 limits=_limits(settings, core),
                 mail=CeleryMailQueue(producer),

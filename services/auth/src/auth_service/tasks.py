@@ -9,14 +9,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import smtplib
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from celery.schedules import crontab
-from sqlalchemy import delete, or_
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth_service.mail import send
-from auth_service.models import EmailVerificationToken, PasswordResetToken, RefreshToken
-from auth_service.services.account_mail import Delivery, message, prepare
+from auth_service.services.account_mail import AccountMailer, Delivery, message
 from auth_service.services.notifications import (
     DELIVER_MAIL,
     ISSUE_ACCOUNT_MAIL,
@@ -24,11 +24,13 @@ from auth_service.services.notifications import (
     QUEUE,
     AccountMail,
 )
+from auth_service.services.purge import TokenPurge
 from auth_service.settings import get_settings
 from common.celery_app import create_celery_app
-from common.db import Database, utcnow
+from common.db import Database
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 settings = get_settings()
 celery_app = create_celery_app(QUEUE, settings, include=["auth_service.tasks"])
@@ -37,11 +39,13 @@ celery_app.conf.beat_schedule = {
 }
 
 
-async def _prepare(kind: AccountMail, email: str) -> Delivery | None:
+async def _in_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run `work` with a session of a database made for this task run (each task runs its own
+    event loop: `asyncio.run`)."""
     database = Database(settings)
     try:
         async with database.sessionmaker() as session:
-            return await prepare(session, settings, kind, email)
+            return await work(session)
     finally:
         await database.dispose()
 
@@ -50,7 +54,13 @@ async def _prepare(kind: AccountMail, email: str) -> Delivery | None:
 def issue_account_mail(kind: str, email: str) -> None:
     """Decide and record (once); the delivery, which may need retries, is a task of its own so a
     retry never issues a second token."""
-    delivery = asyncio.run(_prepare(AccountMail(kind), email))
+    delivery = asyncio.run(
+        _in_session(
+            lambda session: AccountMailer(session, settings=settings).prepare(
+                AccountMail(kind), email
+            )
+        )
+    )
     if delivery is not None:
         deliver_mail.apply_async(
             kwargs={"kind": str(delivery.kind), "to": delivery.to, "link": delivery.link},
@@ -70,30 +80,8 @@ def deliver_mail(kind: str, to: str, link: str | None) -> None:
     send(settings, message(settings, Delivery(AccountMail(kind), to, link)))
 
 
-async def _purge_expired() -> int:
-    """Delete refresh tokens whose session expired or was revoked more than a day ago, and mailed
-    tokens a day past their expiry; none can ever be accepted again."""
-    database = Database(settings)
-    cutoff = utcnow() - timedelta(days=1)
-    try:
-        async with database.sessionmaker() as session:
-            refresh = await session.execute(
-                delete(RefreshToken).where(
-                    or_(RefreshToken.expires_at < cutoff, RefreshToken.revoked_at < cutoff)
-                )
-            )
-            removed = int(refresh.rowcount or 0)  # type: ignore[attr-defined]
-            for model in (PasswordResetToken, EmailVerificationToken):
-                mailed = await session.execute(delete(model).where(model.expires_at < cutoff))
-                removed += int(mailed.rowcount or 0)  # type: ignore[attr-defined]
-            await session.commit()
-            return removed
-    finally:
-        await database.dispose()
-
-
 @celery_app.task(name=PURGE_EXPIRED)  # type: ignore[untyped-decorator]  # celery is untyped
 def purge_expired_tokens() -> int:
-    removed = asyncio.run(_purge_expired())
+    removed = asyncio.run(_in_session(lambda session: TokenPurge(session).purge()))
     logger.info("purged %d expired tokens", removed)
     return removed

@@ -12,7 +12,8 @@ import pytest
 from fastapi import FastAPI
 
 from auth_service.runtime import AuthRuntime
-from auth_service.services.service_clients import create_service_client
+from auth_service.services.revocations import AccessRevocations
+from auth_service.services.service_clients import ServiceClientAdmin
 from common.runtime import service_core, service_runtime
 from common.testing import assert_documented, assert_error
 
@@ -341,9 +342,8 @@ class TestTokenEndpoint:
         self, client: httpx.AsyncClient, app: FastAPI, use_basic: bool
     ) -> None:
         async with service_core(app).database.sessionmaker() as session:
-            _, secret = await create_service_client(
-                session, name="billing", permissions=["users:read"]
-            )
+            clients = ServiceClientAdmin(session, revocations=AccessRevocations())
+            _, secret = await clients.create(name="billing", permissions=["users:read"])
         if use_basic:
             basic = base64.b64encode(f"billing:{secret}".encode()).decode()
             response = await client.post(
@@ -377,7 +377,8 @@ class TestTokenEndpoint:
         self, client: httpx.AsyncClient, app: FastAPI
     ) -> None:
         async with service_core(app).database.sessionmaker() as session:
-            await create_service_client(session, name="billing", permissions=[])
+            clients = ServiceClientAdmin(session, revocations=AccessRevocations())
+            await clients.create(name="billing", permissions=[])
         response = await client.post(
             f"{API}/auth/token",
             data={"grant_type": "client_credentials", "client_id": "billing", "client_secret": "x"},
@@ -410,7 +411,8 @@ class TestTokenEndpoint:
         self, client: httpx.AsyncClient, app: FastAPI
     ) -> None:
         async with service_core(app).database.sessionmaker() as session:
-            _, secret = await create_service_client(session, name="billing", permissions=[])
+            clients = ServiceClientAdmin(session, revocations=AccessRevocations())
+            _, secret = await clients.create(name="billing", permissions=[])
         encoded = base64.b64encode(f"bill%69ng:{secret}".encode()).decode()
         response = await client.post(
             f"{API}/auth/token",

@@ -12,7 +12,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from auth_service.services.service_clients import create_service_client
+from auth_service.services.revocations import AccessRevocations
+from auth_service.services.service_clients import ServiceClientAdmin
 from common.runtime import service_core
 from common.testing import assert_error
 
@@ -197,9 +198,8 @@ class TestClientCredentialsBurst:
         self, live: httpx.AsyncClient, app: FastAPI
     ) -> None:
         async with service_core(app).database.sessionmaker() as session:
-            _, secret = await create_service_client(
-                session, name="billing", permissions=["users:read"]
-            )
+            clients = ServiceClientAdmin(session, revocations=AccessRevocations())
+            _, secret = await clients.create(name="billing", permissions=["users:read"])
         responses = await asyncio.gather(
             *(
                 live.post(

@@ -25,7 +25,7 @@ async def rotate(app: FastAPI) -> tuple[SigningKey, SigningKey | None]:
     """Rotate as the CLI does: a separate SigningKeyService, as another process would have."""
     settings: AuthSettings = service_runtime(app, AuthRuntime).settings
     async with service_core(app).database.sessionmaker() as session:
-        return await SigningKeyService(settings).rotate(session)
+        return await SigningKeyService(session, settings=settings).rotate()
 
 
 async def jwks_kids(client: httpx.AsyncClient) -> set[str]:
@@ -59,8 +59,8 @@ class TestStoredKeys:
     async def test_starting_again_keeps_the_active_key(self, app: FastAPI) -> None:
         settings: AuthSettings = service_runtime(app, AuthRuntime).settings
         async with service_core(app).database.sessionmaker() as session:
-            before = await SigningKeyService(settings).ensure_active(session)
-            after = await SigningKeyService(settings).ensure_active(session)
+            before = await SigningKeyService(session, settings=settings).ensure_active()
+            after = await SigningKeyService(session, settings=settings).ensure_active()
         assert before == after
 
 

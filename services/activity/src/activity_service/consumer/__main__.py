@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from activity_service.consumer.process import run
+from activity_service.consumer.startup import run
 from activity_service.settings import get_settings
 from common.logging import configure_logging
 

@@ -7,7 +7,7 @@ from typing import Final
 
 from pydantic import ValidationError
 
-from activity_service.services.intake import NewEvent, UnstorableEvent
+from activity_service.services.event_rows import NewEvent, UnstorableEvent
 from common.audit import EVENT_FIELD, MAX_EVENT_BYTES, AuditEvent
 
 Fields = dict[bytes, bytes]

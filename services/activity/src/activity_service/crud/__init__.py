@@ -1,7 +1,7 @@
-"""Queries of the activity schema. The table is append-only: reads here, the chain writer's
-statements in `crud/chain.py`."""
+"""Reads of the activity schema (a repository bound to the session), and the chain writer's
+statements on the driver connection (the hot path, decision 0007). The table is append-only."""
 
-from activity_service.crud import chain
-from activity_service.crud.event import events
+from activity_service.crud.chain_statements import COLUMNS, ChainStatements
+from activity_service.crud.event import EventRepository
 
-__all__ = ["chain", "events"]
+__all__ = ["COLUMNS", "ChainStatements", "EventRepository"]

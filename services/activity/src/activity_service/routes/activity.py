@@ -16,8 +16,14 @@ from activity_service.dependencies import (
     OwnFiltersDep,
 )
 from activity_service.permissions import ACTIVITY_READ
-from activity_service.schemas import EventResponse, VerifyResponse
+from activity_service.schemas import (
+    ChainBrokenResponse,
+    ChainIntactResponse,
+    EventResponse,
+    VerifyResponse,
+)
 from activity_service.services.export import ExportFormat
+from activity_service.services.verification import ChainBroken
 from common.db import PageResponse
 from common.dependencies import PageParamsDep
 from common.schemas import error_responses
@@ -69,7 +75,10 @@ async def verify_chain(
     from_seq: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
     to_seq: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
 ) -> VerifyResponse:
-    return await verifier.verify(from_seq=from_seq, to_seq=to_seq)
+    report = await verifier.verify(from_seq=from_seq, to_seq=to_seq)
+    if isinstance(report, ChainBroken):
+        return ChainBrokenResponse.model_validate(report, from_attributes=True)
+    return ChainIntactResponse.model_validate(report, from_attributes=True)
 
 
 @router.get(

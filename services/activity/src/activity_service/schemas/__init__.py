@@ -12,15 +12,15 @@ from activity_service.schemas.filters import (
     NAME_PATTERN,
     EventFilters,
 )
-from activity_service.schemas.verify import ChainBroken, ChainIntact, VerifyResponse
+from activity_service.schemas.verify import ChainBrokenResponse, ChainIntactResponse, VerifyResponse
 
 __all__ = [
     "ACTION_PATTERN",
     "IDENTIFIER_PATTERN",
     "NAME_PATTERN",
     "ActorResponse",
-    "ChainBroken",
-    "ChainIntact",
+    "ChainBrokenResponse",
+    "ChainIntactResponse",
     "EventFilters",
     "EventResponse",
     "ResourceResponse",

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 
-class ChainIntact(BaseModel):
+class ChainIntactResponse(BaseModel):
     """Every link checked holds. `head_seq`/`head_hash`: the last link checked (null when the
     range held no rows); keep the head hash somewhere else to anchor the chain."""
 
@@ -17,7 +17,7 @@ class ChainIntact(BaseModel):
     head_hash: str | None
 
 
-class ChainBroken(BaseModel):
+class ChainBrokenResponse(BaseModel):
     """The first link that does not hold, and why."""
 
     ok: Literal[False] = False
@@ -25,4 +25,4 @@ class ChainBroken(BaseModel):
     reason: str
 
 
-VerifyResponse = ChainIntact | ChainBroken
+VerifyResponse = ChainIntactResponse | ChainBrokenResponse

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from activity_service import crud
+from activity_service.crud import EventRepository
 from activity_service.exceptions import EventNotFound, InvalidTimeRange
 from activity_service.models import Event
 from activity_service.permissions import ACTIVITY_READ
@@ -36,12 +36,14 @@ class Export:
 
 class ActivityService:
     def __init__(self, session: AsyncSession, *, engine: AsyncEngine, batch_size: int) -> None:
-        self.session = session
+        """`engine`: the export streams on a session of its own (the request's is closed once
+        the route has returned, while the body is still being sent)."""
+        self.events = EventRepository(session)
         self.engine = engine
         self.batch_size = batch_size
 
     async def search(self, *, filters: EventFilters, params: PageParams) -> Page[Event]:
-        return await crud.events.search(self.session, filters=_checked(filters), params=params)
+        return await self.events.search(filters=_checked(filters), params=params)
 
     async def own(
         self, principal: Principal, *, filters: EventFilters, params: PageParams
@@ -51,7 +53,7 @@ class ActivityService:
         return await self.search(filters=mine, params=params)
 
     async def get(self, event_id: uuid.UUID, *, principal: Principal) -> Event:
-        event = await crud.events.get_by_event_id(self.session, event_id)
+        event = await self.events.get_by_event_id(event_id)
         if event is None:
             raise EventNotFound
         if event.actor_id != principal.subject and not principal.has_permissions(ACTIVITY_READ):
@@ -82,10 +84,9 @@ class ActivityService:
     ) -> AsyncIterator[bytes]:
         """Primed: its first item (empty) comes once the first batch has been read."""
         render = ndjson_lines if export_format is ExportFormat.NDJSON else csv_lines
-        # Its own connection: the request's session is closed once the route has returned,
-        # while the body is still being sent.
-        async with self.engine.connect() as connection, connection.begin():
-            batches = crud.events.stream(connection, filters=filters, batch_size=self.batch_size)
+        async with AsyncSession(self.engine) as session, session.begin():
+            events = EventRepository(session)
+            batches = events.stream(filters=filters, batch_size=self.batch_size)
             first = await anext(batches, None)
             yield b""
             if export_format is ExportFormat.CSV:

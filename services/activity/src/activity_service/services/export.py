@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
-from activity_service.crud.chain import COLUMNS
+from activity_service.crud import COLUMNS
 from activity_service.schemas import EventResponse
 
 

@@ -8,34 +8,54 @@ columns. The first row that fails any of these is reported.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activity_service import crud
+from activity_service.crud import EventRepository
 from activity_service.exceptions import InvalidSeqRange
-from activity_service.schemas import ChainBroken, ChainIntact, VerifyResponse
-from activity_service.services.chain import GENESIS_HASH, link_hash
+from activity_service.services.link_hash import GENESIS_HASH, link_hash
+
+
+@dataclass(frozen=True, slots=True)
+class ChainIntact:
+    """Every link checked holds; `head_seq`/`head_hash` are the last link checked (None when
+    the range held no rows)."""
+
+    checked: int
+    head_seq: int | None
+    head_hash: str | None
+    ok: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ChainBroken:
+    """The first link that does not hold, and why."""
+
+    first_broken_seq: int
+    reason: str
+    ok: bool = False
 
 
 class ChainVerifier:
     def __init__(self, session: AsyncSession, *, batch_size: int) -> None:
-        self.session = session
+        self.events = EventRepository(session)
         self.batch_size = batch_size
 
     async def verify(
         self, *, from_seq: int | None = None, to_seq: int | None = None
-    ) -> VerifyResponse:
+    ) -> ChainIntact | ChainBroken:
         start = from_seq or 1
         if to_seq is not None and to_seq < start:
             raise InvalidSeqRange
         prev_hash: str | None = GENESIS_HASH
         if start > 1:
-            prev_hash = await crud.events.hash_at(self.session, start - 1)
+            prev_hash = await self.events.hash_at(start - 1)
         expected, checked = start, 0
         while True:
-            rows = await crud.events.links(
-                self.session, after_seq=expected - 1, to_seq=to_seq, limit=self.batch_size
+            rows = await self.events.links(
+                after_seq=expected - 1, to_seq=to_seq, limit=self.batch_size
             )
             for row in rows:
                 if prev_hash is None:  # rows follow, but the one before the range is gone

@@ -1,21 +1,29 @@
-"""Queries of the auth schema. Add and flush; the services commit."""
+"""Repositories of the auth schema (bound to the session of a unit of work: they add and
+flush, the services commit), and the measured hot paths that run without one (decision 0007:
+`AccountHotPath`, `ActiveKeyReads`)."""
 
-from auth_service.crud import audit
-from auth_service.crud.one_time_token import reset_tokens, verification_tokens
-from auth_service.crud.role import permissions, roles
-from auth_service.crud.service_client import service_clients
-from auth_service.crud.signing_key import signing_keys
-from auth_service.crud.token import refresh_tokens
-from auth_service.crud.user import users
+from auth_service.crud.hot_path import AccountHotPath, Claims, Credentials, Profile
+from auth_service.crud.one_time_token import ResetTokenRepository, VerificationTokenRepository
+from auth_service.crud.revocation import RevocationOutboxRepository
+from auth_service.crud.role import PermissionRepository, RoleRepository
+from auth_service.crud.service_client import ServiceClientRepository
+from auth_service.crud.signing_key import ActiveKeyReads, SigningKeyRepository
+from auth_service.crud.token import RefreshTokenRepository
+from auth_service.crud.user import UserRepository
 
 __all__ = [
-    "audit",
-    "permissions",
-    "refresh_tokens",
-    "reset_tokens",
-    "roles",
-    "service_clients",
-    "signing_keys",
-    "users",
-    "verification_tokens",
+    "AccountHotPath",
+    "ActiveKeyReads",
+    "Claims",
+    "Credentials",
+    "PermissionRepository",
+    "Profile",
+    "RefreshTokenRepository",
+    "ResetTokenRepository",
+    "RevocationOutboxRepository",
+    "RoleRepository",
+    "ServiceClientRepository",
+    "SigningKeyRepository",
+    "UserRepository",
+    "VerificationTokenRepository",
 ]

@@ -1,15 +1,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from pydantic import BaseModel
-from sqlalchemy import Select, bindparam, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from auth_service.models import Role, User, role_permission, user_role
-from common.db import CompiledQuery, CRUDBase, Page, PageParams, paginate
+from common.db import Page, PageParams, Repository, paginate
 
 
 def _escape_like(text: str) -> str:
@@ -18,14 +15,14 @@ def _escape_like(text: str) -> str:
 
 # Correlated `ARRAY(SELECT ...)` columns: a user's role names and the union of their roles'
 # permissions, both sorted, read in the same statement as the user row.
-_ROLE_NAMES = func.array(
+ROLE_NAMES = func.array(
     select(Role.name)
     .join(user_role, user_role.c.role_id == Role.id)
     .where(user_role.c.user_id == User.id)
     .order_by(Role.name)
     .scalar_subquery()
 )
-_PERMISSION_NAMES = func.array(
+PERMISSION_NAMES = func.array(
     select(role_permission.c.permission_name)
     .join(user_role, user_role.c.role_id == role_permission.c.role_id)
     .where(user_role.c.user_id == User.id)
@@ -34,63 +31,16 @@ _PERMISSION_NAMES = func.array(
     .scalar_subquery()
 )
 
-# The two hottest reads (every /auth/me, every login), compiled once for the driver.
-_PROFILE = CompiledQuery(
-    select(
-        User.id,
-        User.email,
-        User.email_verified_at.is_not(None).label("email_verified"),
-        User.full_name,
-        User.is_active,
-        User.created_at,
-        User.updated_at,
-        User.last_login_at,
-        _ROLE_NAMES.label("roles"),
-    ).where(User.id == bindparam("user_id"))
-)
-_CREDENTIALS = CompiledQuery(
-    select(
-        User.id,
-        User.password_hash,
-        User.is_active,
-        User.email_verified_at.is_not(None).label("email_verified"),
-        _ROLE_NAMES.label("roles"),
-        _PERMISSION_NAMES.label("permissions"),
-    ).where(User.email == bindparam("email"))
-)
 
-# What an access token says about a user, read afresh just before it is issued.
-_CLAIMS = CompiledQuery(
-    select(
-        User.is_active,
-        User.email_verified_at.is_not(None).label("email_verified"),
-        _ROLE_NAMES.label("roles"),
-        _PERMISSION_NAMES.label("permissions"),
-    ).where(User.id == bindparam("user_id"))
-)
+class UserRepository(Repository[User]):
+    model = User
 
+    async def get_by_email(self, email: str) -> User | None:
+        return await self.session.scalar(select(User).where(User.email == email))
 
-class UserCRUD(CRUDBase[User, BaseModel, BaseModel]):
-    async def profile(self, engine: AsyncEngine, user_id: uuid.UUID) -> dict[str, Any] | None:
-        """The user's profile with role names, in one statement outside any transaction."""
-        return await _PROFILE.fetch_one(engine, user_id=user_id)
-
-    async def claims(self, engine: AsyncEngine, user_id: uuid.UUID) -> dict[str, Any] | None:
-        """Active flag, verified address, roles and permissions, in one statement outside any
-        transaction."""
-        return await _CLAIMS.fetch_one(engine, user_id=user_id)
-
-    async def credentials(self, engine: AsyncEngine, email: str) -> dict[str, Any] | None:
-        """What a login needs (id, hash, state, verified address, roles, permissions), in one
-        statement outside any transaction."""
-        return await _CREDENTIALS.fetch_one(engine, email=email)
-
-    async def get_by_email(self, session: AsyncSession, email: str) -> User | None:
-        return await session.scalar(select(User).where(User.email == email))
-
-    async def get_for_update(self, session: AsyncSession, user_id: uuid.UUID) -> User | None:
+    async def get_for_update(self, user_id: uuid.UUID) -> User | None:
         """The account, its row locked (see `lock`) and read afresh."""
-        return await session.scalar(
+        return await self.session.scalar(
             select(User)
             .where(User.id == user_id)
             .with_for_update()
@@ -99,7 +49,6 @@ class UserCRUD(CRUDBase[User, BaseModel, BaseModel]):
 
     async def get_with_roles(
         self,
-        session: AsyncSession,
         user_id: uuid.UUID,
         *,
         for_update: bool = False,
@@ -111,11 +60,10 @@ class UserCRUD(CRUDBase[User, BaseModel, BaseModel]):
         statement = select(User).where(User.id == user_id).options(roles)
         if for_update:
             statement = statement.with_for_update(of=User).execution_options(populate_existing=True)
-        return await session.scalar(statement)
+        return await self.session.scalar(statement)
 
     async def search(
         self,
-        session: AsyncSession,
         *,
         params: PageParams,
         query: str | None = None,
@@ -136,19 +84,10 @@ class UserCRUD(CRUDBase[User, BaseModel, BaseModel]):
         if role is not None:
             statement = statement.where(User.roles.any(Role.name == role))
         return await paginate(
-            session, statement, order_by=[User.created_at, User.id], params=params
+            self.session, statement, order_by=[User.created_at, User.id], params=params
         )
 
-    async def authorization(
-        self, session: AsyncSession, user_id: uuid.UUID
-    ) -> tuple[list[str], list[str]]:
-        """Role names and the union of their permissions, in one statement."""
-        row = (
-            await session.execute(select(_ROLE_NAMES, _PERMISSION_NAMES).where(User.id == user_id))
-        ).first()
-        return (list(row[0]), list(row[1])) if row is not None else ([], [])
-
-    async def lock(self, session: AsyncSession, *user_ids: uuid.UUID) -> None:
+    async def lock(self, *user_ids: uuid.UUID) -> None:
         """Lock the accounts' rows until the transaction ends, in id order.
 
         The user row is the mutex of everything that changes an account's sessions or rights
@@ -156,27 +95,25 @@ class UserCRUD(CRUDBase[User, BaseModel, BaseModel]):
         always taken first and always in the same order, so a refresh cannot slip a new token
         past a revocation and two administrators acting on each other cannot deadlock.
         """
-        await session.execute(
+        await self.session.execute(
             select(User.id)
             .where(User.id.in_(sorted(set(user_ids))))
             .order_by(User.id)
             .with_for_update()
         )
 
-    async def authority(
-        self, session: AsyncSession, user_id: uuid.UUID
-    ) -> tuple[bool, list[str], list[str]] | None:
+    async def authority(self, user_id: uuid.UUID) -> tuple[bool, list[str], list[str]] | None:
         """(is active, role names, permissions) as committed now; None if there is no such
         account."""
         row = (
-            await session.execute(
-                select(User.is_active, _ROLE_NAMES, _PERMISSION_NAMES).where(User.id == user_id)
+            await self.session.execute(
+                select(User.is_active, ROLE_NAMES, PERMISSION_NAMES).where(User.id == user_id)
             )
         ).first()
         return (bool(row[0]), list(row[1]), list(row[2])) if row is not None else None
 
     async def count_active_with_role(
-        self, session: AsyncSession, role_name: str, *, excluding: uuid.UUID | None = None
+        self, role_name: str, *, excluding: uuid.UUID | None = None
     ) -> int:
         statement = (
             select(func.count())
@@ -185,7 +122,4 @@ class UserCRUD(CRUDBase[User, BaseModel, BaseModel]):
         )
         if excluding is not None:
             statement = statement.where(User.id != excluding)
-        return int(await session.scalar(statement) or 0)
-
-
-users = UserCRUD(User)
+        return int(await self.session.scalar(statement) or 0)

@@ -14,8 +14,8 @@ from auth_service.dependencies import (
     LoginServiceDep,
     RegistrationServiceDep,
     SessionServiceDep,
+    TokenGrantsDep,
 )
-from auth_service.exceptions import InvalidClient, MissingGrantParameter, UnsupportedGrantType
 from auth_service.schemas import (
     LoginRequest,
     RefreshRequest,
@@ -24,6 +24,7 @@ from auth_service.schemas import (
     TokenResponse,
     UserResponse,
 )
+from auth_service.services.token_grants import TokenRequest
 from common.schemas import MessageResponse, error_responses
 from common.security import CurrentPrincipal
 
@@ -67,7 +68,8 @@ async def register(
     summary="Sign in with e-mail and password",
 )
 async def login(data: LoginRequest, logins: LoginServiceDep) -> TokenPair:
-    return await logins.login(email=data.email, password=data.password)
+    tokens = await logins.login(email=data.email, password=data.password)
+    return TokenPair.model_validate(tokens, from_attributes=True)
 
 
 @router.post(
@@ -79,8 +81,7 @@ async def login(data: LoginRequest, logins: LoginServiceDep) -> TokenPair:
 )
 async def token(
     *,
-    sessions: SessionServiceDep,
-    logins: LoginServiceDep,
+    grants: TokenGrantsDep,
     grant_type: Annotated[str, Form(max_length=64)],
     username: EmailField = None,
     password: SecretField = None,
@@ -92,23 +93,19 @@ async def token(
 ) -> TokenResponse:
     """Form-encoded, as RFC 6749 asks; Swagger's Authorize button signs in here. Errors use the
     service's error body; their codes follow RFC 6749 §5.2 where one applies."""
-    if grant_type == "password":
-        if not username or not password:
-            raise MissingGrantParameter("username and password are required.")
-        pair = await logins.login(email=username.lower(), password=password)
-        return TokenResponse(**pair.model_dump())
-    if grant_type == "refresh_token":
-        if not refresh_token:
-            raise MissingGrantParameter("refresh_token is required.")
-        pair = await sessions.refresh(refresh_token=refresh_token)
-        return TokenResponse(**pair.model_dump())
-    if grant_type == "client_credentials":
-        if basic is not None:
-            client_id, client_secret = basic.username, basic.password
-        if not client_id or not client_secret:
-            raise InvalidClient
-        return await sessions.client_credentials(client_id=client_id, client_secret=client_secret)
-    raise UnsupportedGrantType
+    if basic is not None:
+        client_id, client_secret = basic.username, basic.password
+    issued = await grants.grant(
+        TokenRequest(
+            grant_type=grant_type,
+            username=username,
+            password=password,
+            refresh_token=refresh_token,
+            client_id=client_id,
+            client_secret=client_secret,
+        )
+    )
+    return TokenResponse.model_validate(issued, from_attributes=True)
 
 
 @router.post(
@@ -118,7 +115,8 @@ async def token(
     summary="Exchange a refresh token for a new pair (the old one stops working)",
 )
 async def refresh(data: RefreshRequest, sessions: SessionServiceDep) -> TokenPair:
-    return await sessions.refresh(refresh_token=data.refresh_token)
+    tokens = await sessions.refresh(refresh_token=data.refresh_token)
+    return TokenPair.model_validate(tokens, from_attributes=True)
 
 
 @router.post(

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from auth_service.dependencies import AccountServiceDep
+from auth_service.dependencies import AccountServiceDep, ProfileServiceDep
 from auth_service.schemas import MeUpdate, PasswordChangeRequest, UserResponse
-from auth_service.services.accounts import read_profile
-from common.dependencies import EngineDep
 from common.schemas import error_responses
 from common.security import CurrentPrincipal
 
@@ -15,8 +13,8 @@ router = APIRouter(prefix="/auth/me", tags=["me"])
 
 
 @router.get("", response_model=UserResponse, responses=error_responses(401))
-async def read_me(principal: CurrentPrincipal, engine: EngineDep) -> UserResponse:
-    return UserResponse.model_validate(await read_profile(engine, principal.user_id))
+async def read_me(principal: CurrentPrincipal, profiles: ProfileServiceDep) -> UserResponse:
+    return UserResponse.model_validate(await profiles.read(principal.user_id))
 
 
 @router.put("", response_model=UserResponse, responses=error_responses(401, 422))

@@ -6,7 +6,6 @@ from fastapi import APIRouter, Response
 
 from auth_service.dependencies import KeyServiceDep, SettingsDep
 from auth_service.schemas import JWKS, OpenIDConfiguration
-from common.dependencies import SessionDep
 from common.schemas import error_responses
 from common.security import ALGORITHM
 
@@ -22,9 +21,9 @@ JWKS_CACHE_CONTROL = "public, max-age=60"
     responses=error_responses(503),  # read from the database
     summary="Public keys that verify access tokens",
 )
-async def jwks(response: Response, session: SessionDep, keys: KeyServiceDep) -> JWKS:
+async def jwks(response: Response, keys: KeyServiceDep) -> JWKS:
     response.headers["Cache-Control"] = JWKS_CACHE_CONTROL
-    return JWKS.model_validate(await keys.jwks(session))
+    return JWKS.model_validate(await keys.jwks())
 
 
 @router.get("/openid-configuration", response_model=OpenIDConfiguration)

@@ -13,10 +13,9 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from auth_service import crud
+from auth_service.crud import AccountHotPath
 from auth_service.services.tokens import AccessToken, AccessTokenIssuer, ClaimsOutdated
 from common.errors import ServiceUnavailable
 
@@ -28,30 +27,50 @@ class ClaimsUnsettled(ServiceUnavailable):
     message = "The account's rights are changing; try again in a moment."
 
 
-async def user_access_token(
-    issuer: AccessTokenIssuer,
-    engine: AsyncEngine,
-    user_id: uuid.UUID,
-    *,
-    client_id: str,
-    session_id: uuid.UUID,
-) -> AccessToken | None:
-    """None if the account is gone or deactivated by now."""
-    for _ in range(MAX_READS):
-        read_at = time.time()
-        claims = await crud.users.claims(engine, user_id)
-        if claims is None or not claims["is_active"]:
+@dataclass(frozen=True, slots=True)
+class SessionTokens:
+    """What a sign-in or a refresh gives a session: its access token and its (next) refresh
+    token."""
+
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+class UserTokens:
+    """Signs the access tokens of user sessions (sign-in, refresh): one place for both."""
+
+    def __init__(self, issuer: AccessTokenIssuer, hot_path: AccountHotPath, *, client_id: str):
+        self.issuer = issuer
+        self.hot_path = hot_path
+        self.client_id = client_id
+
+    async def session(
+        self, user_id: uuid.UUID, session_id: uuid.UUID, refresh_token: str
+    ) -> SessionTokens | None:
+        """The pair for a session whose refresh token was just stored; None if the account is
+        gone or deactivated by now (which revoked that refresh token too)."""
+        access = await self.access_token(user_id, session_id)
+        if access is None:
             return None
-        try:
-            return await issuer.issue(
-                subject=str(user_id),
-                roles=claims["roles"],
-                permissions=claims["permissions"],
-                client_id=client_id,
-                session_id=session_id,
-                email_verified=claims["email_verified"],
-                claims_read_at=read_at,
-            )
-        except ClaimsOutdated as outdated:
-            await asyncio.sleep(max(0.0, outdated.retry_at - time.time()))
-    raise ClaimsUnsettled
+        return SessionTokens(access.token, refresh_token, access.expires_in)
+
+    async def access_token(self, user_id: uuid.UUID, session_id: uuid.UUID) -> AccessToken | None:
+        for _ in range(MAX_READS):
+            read_at = time.time()
+            claims = await self.hot_path.claims(user_id)
+            if claims is None or not claims.is_active:
+                return None
+            try:
+                return await self.issuer.issue(
+                    subject=str(user_id),
+                    roles=claims.roles,
+                    permissions=claims.permissions,
+                    client_id=self.client_id,
+                    session_id=session_id,
+                    email_verified=claims.email_verified,
+                    claims_read_at=read_at,
+                )
+            except ClaimsOutdated as outdated:
+                await asyncio.sleep(max(0.0, outdated.retry_at - time.time()))
+        raise ClaimsUnsettled

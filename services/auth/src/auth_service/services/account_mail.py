@@ -11,14 +11,17 @@ from email.message import EmailMessage
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auth_service import crud
 from auth_service.audit import Action, recorder, user_resource
+from auth_service.crud import (
+    ResetTokenRepository,
+    UserRepository,
+    VerificationTokenRepository,
+)
 from auth_service.mail import (
     email_verification_message,
     password_reset_message,
     registration_attempt_message,
 )
-from auth_service.models import EmailVerificationToken, PasswordResetToken
 from auth_service.services.mailed_tokens import MailedTokens
 from auth_service.services.notifications import AccountMail
 from auth_service.settings import AuthSettings
@@ -34,35 +37,36 @@ class Delivery:
     link: str | None = None
 
 
-def reset_tokens(settings: AuthSettings) -> MailedTokens[PasswordResetToken]:
-    return MailedTokens(crud.reset_tokens, settings.password_reset_ttl_seconds)
+class AccountMailer:
+    def __init__(self, session: AsyncSession, *, settings: AuthSettings) -> None:
+        self.session = session
+        self.settings = settings
+        self.users = UserRepository(session)
+        self.resets = MailedTokens(ResetTokenRepository(session), self.users)
+        self.verifications = MailedTokens(VerificationTokenRepository(session), self.users)
 
-
-def verification_tokens(settings: AuthSettings) -> MailedTokens[EmailVerificationToken]:
-    return MailedTokens(crud.verification_tokens, settings.email_verification_ttl_seconds)
-
-
-async def prepare(
-    session: AsyncSession, settings: AuthSettings, kind: AccountMail, email: str
-) -> Delivery | None:
-    user = await crud.users.get_by_email(session, email)
-    if user is None or not user.is_active:
-        return None
-    if kind is AccountMail.REGISTRATION_ATTEMPT:
-        return Delivery(kind, user.email)
-    if kind is AccountMail.EMAIL_VERIFICATION and user.email_verified:
-        return None
-    if kind is AccountMail.PASSWORD_RESET:
-        token = reset_tokens(settings).issue(session, user)
-        link = settings.password_reset_url.replace("{token}", token)
-        action = Action.PASSWORD_RESET_MAILED
-    else:
-        token = verification_tokens(settings).issue(session, user)
-        link = settings.email_verification_url.replace("{token}", token)
-        action = Action.EMAIL_VERIFICATION_MAILED
-    recorder.record(session, action=action, actor=SYSTEM, resource=user_resource(user.id))
-    await session.commit()
-    return Delivery(kind, user.email, link)
+    async def prepare(self, kind: AccountMail, email: str) -> Delivery | None:
+        user = await self.users.get_by_email(email)
+        if user is None or not user.is_active:
+            return None
+        if kind is AccountMail.REGISTRATION_ATTEMPT:
+            return Delivery(kind, user.email)
+        if kind is AccountMail.EMAIL_VERIFICATION and user.email_verified:
+            return None
+        settings = self.settings
+        if kind is AccountMail.PASSWORD_RESET:
+            token = self.resets.issue(user, ttl_seconds=settings.password_reset_ttl_seconds)
+            link = settings.password_reset_url.replace("{token}", token)
+            action = Action.PASSWORD_RESET_MAILED
+        else:
+            token = self.verifications.issue(
+                user, ttl_seconds=settings.email_verification_ttl_seconds
+            )
+            link = settings.email_verification_url.replace("{token}", token)
+            action = Action.EMAIL_VERIFICATION_MAILED
+        recorder.record(self.session, action=action, actor=SYSTEM, resource=user_resource(user.id))
+        await self.session.commit()
+        return Delivery(kind, user.email, link)
 
 
 def message(settings: AuthSettings, delivery: Delivery) -> EmailMessage:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from auth_service import crud
 from auth_service.audit import Action, recorder, user_resource
+from auth_service.crud import (
+    RefreshTokenRepository,
+    ResetTokenRepository,
+    UserRepository,
+)
 from auth_service.exceptions import AccountInactive, HashingBusy, IncorrectPassword, LoginThrottled
 from auth_service.models import User
 from auth_service.schemas import MeUpdate, PasswordChangeRequest
@@ -17,15 +20,6 @@ from auth_service.services.passwords import PasswordHasher, PasswordPolicy
 from auth_service.services.revocations import AccessRevocations
 from common.audit import user_actor
 from common.db import utcnow
-
-
-async def read_profile(engine: AsyncEngine, user_id: uuid.UUID | None) -> dict[str, Any]:
-    """The caller's profile (one statement, no transaction: the hot path of `GET /auth/me`),
-    refused if the account was deleted or deactivated since the token was issued."""
-    profile = await crud.users.profile(engine, user_id) if user_id else None
-    if profile is None or not profile["is_active"]:
-        raise AccountInactive
-    return profile
 
 
 class AccountService:
@@ -43,18 +37,21 @@ class AccountService:
         self.policy = policy
         self.attempts = attempts
         self.revocations = revocations
+        self.users = UserRepository(session)
+        self.refresh_tokens = RefreshTokenRepository(session)
+        self.reset_tokens = ResetTokenRepository(session)
 
     async def get_active(self, user_id: uuid.UUID | None) -> User:
         """The caller's account, refused if it was deleted or deactivated since the token was
         issued."""
-        user = await crud.users.get_with_roles(self.session, user_id) if user_id else None
+        user = await self.users.get_with_roles(user_id) if user_id else None
         if user is None or not user.is_active:
             raise AccountInactive
         return user
 
     async def update_profile(self, user_id: uuid.UUID | None, *, data: MeUpdate) -> User:
         user = await self.get_active(user_id)
-        await crud.users.update(self.session, obj=user, data=data)
+        await self.users.update(user, data.model_dump(exclude_unset=True))
         recorder.record(
             self.session,
             action=Action.PROFILE_UPDATED,
@@ -102,18 +99,16 @@ class AccountService:
         # wait); a password changed by someone else since it was verified above is a conflict
         # with that change, answered like a wrong current password.
         verified_hash = user.password_hash
-        user = await crud.users.get_for_update(self.session, user.id) or user
+        user = await self.users.get_for_update(user.id) or user
         if user.password_hash != verified_hash or not user.is_active:
             raise IncorrectPassword
         user.password_hash = new_hash
         user.password_changed_at = now = utcnow()
         keep = _parse_uuid(session_id)
-        ended = await crud.refresh_tokens.revoke_for_user(
-            self.session, user.id, at=now, keep_family=keep
-        )
+        ended = await self.refresh_tokens.revoke_for_user(user.id, at=now, keep_family=keep)
         self.revocations.sessions(self.session, ended, at=now)
         # A reset link mailed before the change must not undo it.
-        await crud.reset_tokens.use_all_for_user(self.session, user.id, at=now)
+        await self.reset_tokens.use_all_for_user(user.id, at=now)
         recorder.record(
             self.session,
             action=Action.PASSWORD_CHANGED,

@@ -2,7 +2,7 @@
 
 Auth owns the accounts, so its privileged operations do not trust the rights an access token
 claims: a token issued before a demotion or a deactivation still carries the old ones until it
-expires. `current_authority` reads the caller's active flag and permissions in the operation's
+expires. `Authorizer` reads the caller's active flag and permissions in the operation's
 own transaction (after the operation took its row locks, so a concurrent change of the caller's
 rights is either fully before or fully after it).
 
@@ -20,7 +20,7 @@ from collections.abc import Iterable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auth_service import crud
+from auth_service.crud import ServiceClientRepository, UserRepository
 from auth_service.exceptions import AccountInactive, OwnAccountProtected, PrivilegeEscalation
 from auth_service.models import Role
 from auth_service.permissions import SUPER_ADMIN
@@ -28,29 +28,39 @@ from common.errors import InvalidToken, PermissionDenied
 from common.security import SERVICE_SUBJECT_PREFIX, Principal
 
 
-async def current_authority(
-    session: AsyncSession, principal: Principal, *required: str
-) -> Principal:
-    """The caller with the roles and permissions the database gives them now; refused if the
-    account (or service client) is gone or deactivated, or lacks one of `required`."""
-    if principal.is_service:
-        name = principal.subject.removeprefix(SERVICE_SUBJECT_PREFIX)
-        client = await crud.service_clients.get_by_name(session, name)
-        if client is None or not client.is_active:
-            raise InvalidToken("The service client is unknown or deactivated.")
-        roles: frozenset[str] = frozenset()
-        permissions = frozenset(client.permissions)
-    else:
-        state = (
-            await crud.users.authority(session, principal.user_id) if principal.user_id else None
-        )
-        if state is None or not state[0]:
-            raise AccountInactive
-        roles, permissions = frozenset(state[1]), frozenset(state[2])
-    current = dataclasses.replace(principal, roles=roles, permissions=permissions)
-    if not current.has_permissions(*required):
-        raise PermissionDenied
-    return current
+class Authorizer:
+    def __init__(self, session: AsyncSession) -> None:
+        self.users = UserRepository(session)
+        self.clients = ServiceClientRepository(session)
+
+    async def current(self, principal: Principal, *required: str) -> Principal:
+        """The caller with the roles and permissions the database gives them now; refused if
+        the account (or service client) is gone or deactivated, or lacks one of `required`."""
+        if principal.is_service:
+            name = principal.subject.removeprefix(SERVICE_SUBJECT_PREFIX)
+            client = await self.clients.get_by_name(name)
+            if client is None or not client.is_active:
+                raise InvalidToken("The service client is unknown or deactivated.")
+            roles: frozenset[str] = frozenset()
+            permissions = frozenset(client.permissions)
+        else:
+            state = await self.users.authority(principal.user_id) if principal.user_id else None
+            if state is None or not state[0]:
+                raise AccountInactive
+            roles, permissions = frozenset(state[1]), frozenset(state[2])
+        current = dataclasses.replace(principal, roles=roles, permissions=permissions)
+        if not current.has_permissions(*required):
+            raise PermissionDenied
+        return current
+
+    async def lock_and_check(
+        self, principal: Principal, *required: str, also: Iterable[uuid.UUID] = ()
+    ) -> Principal:
+        """Lock the caller's row and those of `also` (in id order, as every change to an
+        account does), then read the caller's rights: a concurrent change of them is either
+        fully before this or fully after it."""
+        await self.users.lock(*(i for i in (principal.user_id, *also) if i is not None))
+        return await self.current(principal, *required)
 
 
 def ensure_not_self(actor: Principal, target_id: uuid.UUID) -> None:

@@ -21,57 +21,57 @@ import uuid
 from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from auth_service import crud
 from auth_service.audit import Action, recorder, user_resource
+from auth_service.crud import AccountHotPath
 from auth_service.exceptions import (
     EmailNotVerified,
     HashingBusy,
     InvalidCredentials,
     LoginThrottled,
 )
-from auth_service.schemas import TokenPair
-from auth_service.services.access_tokens import user_access_token
+from auth_service.services.access_tokens import SessionTokens, UserTokens
 from auth_service.services.attempts import LoginAttempts
 from auth_service.services.passwords import PasswordHasher
-from auth_service.services.tokens import AccessTokenIssuer, new_opaque_token
+from auth_service.services.tokens import new_opaque_token
 from auth_service.settings import AuthSettings
 from common.audit import anonymous, user_actor
 from common.db import utcnow
 
 
 class LoginService:
+    """Built from the hot path, not from a session (decision 0007)."""
+
     def __init__(
         self,
-        engine: AsyncEngine,
+        hot_path: AccountHotPath,
         *,
         settings: AuthSettings,
         hasher: PasswordHasher,
         attempts: LoginAttempts,
-        issuer: AccessTokenIssuer,
+        tokens: UserTokens,
     ) -> None:
-        self.engine = engine
+        self.hot_path = hot_path
         self.settings = settings
         self.hasher = hasher
         self.attempts = attempts
-        self.issuer = issuer
+        self.tokens = tokens
 
-    async def login(self, *, email: str, password: str) -> TokenPair:
+    async def login(self, *, email: str, password: str) -> SessionTokens:
         refused = await self.attempts.reserve(email)
         if refused is not None:
             if refused.first:
                 await self._failed(email, "throttled")
             raise LoginThrottled(retry_after=refused.retry_after)
         try:
-            account = await crud.users.credentials(self.engine, email)
-            password_hash = account["password_hash"] if account is not None else None
+            account = await self.hot_path.credentials(email)
+            password_hash = account.password_hash if account is not None else None
             matches = await self.hasher.verify(password_hash, password)
         except (HashingBusy, SQLAlchemyError):
             # Shed or failed before any password was judged: not an attempt to count.
             await self.attempts.cancel(email)
             raise
-        if account is None or not matches or not account["is_active"]:
+        if account is None or not matches or not account.is_active:
             # The reservation stands: it was this failure, counted in advance.
             reason = (
                 "unknown_email"
@@ -83,12 +83,12 @@ class LoginService:
             await self._failed(email, reason)
             raise InvalidCredentials
         await self.attempts.succeeded(email)
-        if self.settings.require_email_verification and not account["email_verified"]:
+        if self.settings.require_email_verification and not account.email_verified:
             await self._failed(email, "email_not_verified")
             raise EmailNotVerified
         new_hash = (
             await self.hasher.hash(password)
-            if self.hasher.needs_rehash(account["password_hash"])
+            if self.hasher.needs_rehash(account.password_hash)
             else None
         )
         now = utcnow()
@@ -96,45 +96,35 @@ class LoginService:
         refresh, refresh_hash = new_opaque_token()
         event = recorder.event(
             action=Action.LOGIN,
-            actor=user_actor(account["id"]),
-            resource=user_resource(account["id"]),
+            actor=user_actor(account.id),
+            resource=user_resource(account.id),
             metadata={"session_id": str(family_id)},
         )
-        started = await crud.refresh_tokens.start_family(
-            self.engine,
-            user_id=account["id"],
+        started = await self.hot_path.start_session(
+            user_id=account.id,
             family_id=family_id,
             token_hash=refresh_hash,
             at=now,
             expires_at=now + timedelta(seconds=self.settings.refresh_token_ttl_seconds),
-            verified_hash=account["password_hash"],
+            verified_hash=account.password_hash,
             new_password_hash=new_hash,
             event=event,
         )
         if not started:
             raise InvalidCredentials
-        access = await user_access_token(
-            self.issuer,
-            self.engine,
-            account["id"],
-            client_id=self.settings.jwt_client_id,
-            session_id=family_id,
-        )
-        if access is None:  # deactivated since; that revoked the session just started too
+        tokens = await self.tokens.session(account.id, family_id, refresh)
+        if tokens is None:  # deactivated since; that revoked the session just started too
             raise InvalidCredentials
-        return TokenPair(
-            access_token=access.token, refresh_token=refresh, expires_in=access.expires_in
-        )
+        return tokens
 
     async def _failed(self, email: str, reason: str) -> None:
         """The failure's event: the attempted e-mail is its only identifier, whether or not an
         account has it (the event is written in every case, so timing says nothing)."""
-        await crud.audit.append(
-            self.engine,
+        await self.hot_path.record(
             recorder.event(
                 action=Action.LOGIN,
                 outcome="failure",
                 actor=anonymous(),
                 metadata={"email": email, "reason": reason},
-            ),
+            )
         )

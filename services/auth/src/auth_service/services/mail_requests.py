@@ -22,27 +22,25 @@ from common.errors import RateLimited
 logger = logging.getLogger(__name__)
 
 
-async def request_mail(
-    session: AsyncSession,
-    *,
-    limits: MailRequests,
-    queue: MailQueue,
-    kind: AccountMail,
-    action: str,
-    email: str,
-) -> None:
-    allowed = await limits.reserve(email)
-    if isinstance(allowed, Refused):
-        raise RateLimited(retry_after=allowed.retry_after)
-    recorder.record(
-        session,
-        action=action,
-        actor=anonymous(),
-        metadata={"email": email, **({} if allowed else {"reason": "rate_limited"})},
-    )
-    await session.commit()
-    if allowed:
-        await queue_quietly(queue, kind, email)
+class MailRequester:
+    def __init__(self, session: AsyncSession, *, limits: MailRequests, queue: MailQueue) -> None:
+        self.session = session
+        self.limits = limits
+        self.queue = queue
+
+    async def request(self, kind: AccountMail, *, action: str, email: str) -> None:
+        allowed = await self.limits.reserve(email)
+        if isinstance(allowed, Refused):
+            raise RateLimited(retry_after=allowed.retry_after)
+        recorder.record(
+            self.session,
+            action=action,
+            actor=anonymous(),
+            metadata={"email": email, **({} if allowed else {"reason": "rate_limited"})},
+        )
+        await self.session.commit()
+        if allowed:
+            await queue_quietly(self.queue, kind, email)
 
 
 async def queue_quietly(queue: MailQueue, kind: AccountMail, email: str) -> None:

@@ -12,12 +12,16 @@ from typing import NoReturn
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auth_service import crud
 from auth_service.audit import Action, recorder, user_resource
+from auth_service.crud import (
+    RefreshTokenRepository,
+    ResetTokenRepository,
+    UserRepository,
+    VerificationTokenRepository,
+)
 from auth_service.exceptions import InvalidResetToken
-from auth_service.models import PasswordResetToken
 from auth_service.services.attempts import MailRequests
-from auth_service.services.mail_requests import request_mail
+from auth_service.services.mail_requests import MailRequester
 from auth_service.services.mailed_tokens import MailedTokens
 from auth_service.services.notifications import AccountMail, MailQueue
 from auth_service.services.passwords import PasswordHasher, PasswordPolicy
@@ -32,7 +36,6 @@ class PasswordResetService:
         self,
         session: AsyncSession,
         *,
-        tokens: MailedTokens[PasswordResetToken],
         hasher: PasswordHasher,
         policy: PasswordPolicy,
         requests: MailRequests,
@@ -40,33 +43,31 @@ class PasswordResetService:
         revocations: AccessRevocations,
     ) -> None:
         self.session = session
-        self.tokens = tokens
         self.hasher = hasher
         self.policy = policy
-        self.requests = requests
-        self.queue = queue
         self.revocations = revocations
+        self.requester = MailRequester(session, limits=requests, queue=queue)
+        self.users = UserRepository(session)
+        self.reset_tokens = ResetTokenRepository(session)
+        self.verification_tokens = VerificationTokenRepository(session)
+        self.refresh_tokens = RefreshTokenRepository(session)
+        self.tokens = MailedTokens(self.reset_tokens, self.users)
 
     async def request(self, *, email: str) -> None:
-        await request_mail(
-            self.session,
-            limits=self.requests,
-            queue=self.queue,
-            kind=AccountMail.PASSWORD_RESET,
-            action=Action.PASSWORD_RESET_REQUESTED,
-            email=email,
+        await self.requester.request(
+            AccountMail.PASSWORD_RESET, action=Action.PASSWORD_RESET_REQUESTED, email=email
         )
 
     async def confirm(self, *, token: str, new_password: str) -> None:
         token_hash = hash_opaque_token(token)
-        usable = await self.tokens.usable(self.session, token_hash)
+        usable = await self.tokens.usable(token_hash)
         if usable is None:
             await self._refuse(token_hash)
         self.policy.check(new_password, email=usable.email)
         await self.session.commit()  # no connection held while hashing
         new_hash = await self.hasher.hash(new_password)
         # Checked again under the locks, since the token may have been used meanwhile.
-        user = await self.tokens.usable(self.session, token_hash, lock=True)
+        user = await self.tokens.usable(token_hash, lock=True)
         if user is None:
             await self._refuse(token_hash)
         now = utcnow()
@@ -76,9 +77,9 @@ class PasswordResetService:
         # still pending (perhaps asked for by whoever registered the address first, with a
         # password of their own) die with the old password.
         user.email_verified_at = user.email_verified_at or now
-        await crud.reset_tokens.use_all_for_user(self.session, user.id, at=now)
-        await crud.verification_tokens.use_all_for_user(self.session, user.id, at=now)
-        await crud.refresh_tokens.revoke_for_user(self.session, user.id, at=now)
+        await self.reset_tokens.use_all_for_user(user.id, at=now)
+        await self.verification_tokens.use_all_for_user(user.id, at=now)
+        await self.refresh_tokens.revoke_for_user(user.id, at=now)
         self.revocations.account(self.session, user.id, at=now)
         recorder.record(
             self.session,
@@ -90,7 +91,7 @@ class PasswordResetService:
         await self.session.commit()
 
     async def _refuse(self, token_hash: str) -> NoReturn:
-        owner = await crud.reset_tokens.owner(self.session, token_hash)
+        owner = await self.reset_tokens.owner(token_hash)
         recorder.record(
             self.session,
             action=Action.PASSWORD_RESET,

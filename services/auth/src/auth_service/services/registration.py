@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auth_service import crud
 from auth_service.audit import Action, recorder, user_resource
+from auth_service.crud import RoleRepository, UserRepository
 from auth_service.exceptions import EmailTaken
 from auth_service.models import Role, User
 from auth_service.permissions import DEFAULT_ROLE
@@ -57,6 +57,8 @@ class RegistrationService:
         self.policy = policy
         self.limits = limits
         self.notices = notices
+        self.users = UserRepository(session)
+        self.roles = RoleRepository(session)
         self.queue = queue
         self.require_verification = require_verification
 
@@ -65,10 +67,10 @@ class RegistrationService:
         if refused is not None:
             raise RateLimited(retry_after=refused.retry_after)
         self.policy.check(data.password, email=data.email)
-        taken = await crud.users.get_by_email(self.session, data.email) is not None
+        taken = await self.users.get_by_email(data.email) is not None
         if taken and not self.require_verification:
             raise EmailTaken
-        default_role = await crud.roles.get_by_name(self.session, DEFAULT_ROLE)
+        default_role = await self.roles.get_by_name(DEFAULT_ROLE)
         await self.session.commit()  # release the connection while hashing
         password_hash = await self.hasher.hash(data.password)  # for a taken address too
         user = None if taken else await self._create(data, password_hash, default_role)
@@ -94,7 +96,7 @@ class RegistrationService:
             password_hash=password_hash,
             roles=roles,
         )
-        self.session.add(user)
+        self.users.add(user)
         recorder.record(
             self.session,
             action=Action.USER_REGISTERED,

@@ -23,6 +23,7 @@ from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth_service.crud import RevocationOutboxRepository
 from auth_service.models import RevocationOutbox
 from common.audit import OutboxRelay
 from common.db import on_commit
@@ -59,7 +60,9 @@ class AccessRevocations:
         self, session: AsyncSession, kind: RevocationKind, value: str, *, at: datetime
     ) -> None:
         revocation = Revocation.starting(kind, value, at=at.timestamp())
-        session.add(RevocationOutbox(event_id=uuid.uuid4(), payload=revocation.to_json()))
+        RevocationOutboxRepository(session).add(
+            RevocationOutbox(event_id=uuid.uuid4(), payload=revocation.to_json())
+        )
         on_commit(session, partial(self._committed, revocation))
 
     def _committed(self, revocation: Revocation) -> None:

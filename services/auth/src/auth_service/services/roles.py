@@ -12,8 +12,8 @@ import uuid
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auth_service import crud
 from auth_service.audit import Action, recorder, role_resource
+from auth_service.crud import PermissionRepository, RoleRepository
 from auth_service.exceptions import (
     PrivilegeEscalation,
     RoleInUse,
@@ -25,7 +25,7 @@ from auth_service.exceptions import (
 from auth_service.models import Permission, Role
 from auth_service.permissions import ROLES_READ, ROLES_WRITE, SUPER_ADMIN
 from auth_service.schemas import RoleCreate, RoleUpdate
-from auth_service.services.authorization import current_authority, ensure_holds
+from auth_service.services.authorization import Authorizer, ensure_holds
 from auth_service.services.revocations import AccessRevocations
 from common.audit import principal_actor
 from common.db import Page, PageParams, utcnow
@@ -36,29 +36,30 @@ class RoleService:
     def __init__(self, session: AsyncSession, *, revocations: AccessRevocations) -> None:
         self.session = session
         self.revocations = revocations
+        self.authorizer = Authorizer(session)
+        self.roles = RoleRepository(session)
+        self.catalog = PermissionRepository(session)
 
     async def page(self, *, principal: Principal, params: PageParams) -> Page[Role]:
-        await current_authority(self.session, principal, ROLES_READ)
-        return await crud.roles.page(self.session, params=params)
+        await self.authorizer.current(principal, ROLES_READ)
+        return await self.roles.page(params=params)
 
     async def permissions(self, *, principal: Principal, params: PageParams) -> Page[Permission]:
-        await current_authority(self.session, principal, ROLES_READ)
-        return await crud.permissions.page(self.session, params=params)
+        await self.authorizer.current(principal, ROLES_READ)
+        return await self.catalog.page(params=params)
 
     async def get(self, role_id: uuid.UUID, *, principal: Principal) -> Role:
-        await current_authority(self.session, principal, ROLES_READ)
+        await self.authorizer.current(principal, ROLES_READ)
         return await self._get(role_id)
 
     async def _get(self, role_id: uuid.UUID, *, for_update: bool = False) -> Role:
-        role = await crud.roles.get_with_permissions(self.session, role_id, for_update=for_update)
+        role = await self.roles.get_with_permissions(role_id, for_update=for_update)
         if role is None:
             raise RoleNotFound
         return role
 
     async def _authorize_write(self, principal: Principal) -> Principal:
-        if principal.user_id is not None:
-            await crud.users.lock(self.session, principal.user_id)
-        return await current_authority(self.session, principal, ROLES_WRITE)
+        return await self.authorizer.lock_and_check(principal, ROLES_WRITE)
 
     async def create(self, *, data: RoleCreate, principal: Principal) -> Role:
         actor = await self._authorize_write(principal)
@@ -67,7 +68,7 @@ class RoleService:
         role = Role(
             id=uuid.uuid4(), name=data.name, description=data.description, permissions=permissions
         )
-        self.session.add(role)
+        self.roles.add(role)
         recorder.record(
             self.session,
             action=Action.ROLE_CREATED,
@@ -126,9 +127,9 @@ class RoleService:
         if role.is_system:
             raise SystemRoleProtected
         ensure_holds(actor, [p.name for p in role.permissions])
-        if await crud.roles.count_users(self.session, role.id):
+        if await self.roles.count_users(role.id):
             raise RoleInUse
-        await crud.roles.delete(self.session, obj=role)
+        await self.roles.delete(role)
         recorder.record(
             self.session,
             action=Action.ROLE_DELETED,
@@ -139,7 +140,7 @@ class RoleService:
         await self.session.commit()
 
     async def _permissions(self, names: list[str]) -> list[Permission]:
-        found = await crud.permissions.get_by_names(self.session, set(names))
+        found = await self.catalog.get_by_names(set(names))
         unknown = sorted(set(names) - {p.name for p in found})
         if unknown:
             raise UnknownPermission(details={"unknown_permissions": unknown})

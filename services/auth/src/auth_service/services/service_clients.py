@@ -1,12 +1,13 @@
-"""Machine clients of the client-credentials grant, created by an operator from the CLI."""
+"""Machine clients of the client-credentials grant, created and disabled by an operator from
+the CLI."""
 
 from __future__ import annotations
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auth_service import crud
 from auth_service.audit import Action, recorder
+from auth_service.crud import PermissionRepository, ServiceClientRepository
 from auth_service.exceptions import (
     ServiceClientExists,
     ServiceClientNotFound,
@@ -20,49 +21,55 @@ from common.db import utcnow
 from common.security import SERVICE_SUBJECT_PREFIX
 
 
-async def create_service_client(
-    session: AsyncSession, *, name: str, permissions: list[str]
-) -> tuple[ServiceClient, str]:
-    """Returns the client and its secret; only the secret's hash is kept, so it is shown once."""
-    known = {p.name for p in await crud.permissions.get_by_names(session, set(permissions))}
-    unknown = sorted(set(permissions) - known)
-    if unknown:
-        raise UnknownPermission(details={"unknown_permissions": unknown})
-    secret, secret_hash = new_opaque_token()
-    client = ServiceClient(name=name, secret_hash=secret_hash, permissions=sorted(set(permissions)))
-    session.add(client)
-    recorder.record(
-        session,
-        action=Action.SERVICE_CLIENT_CREATED,
-        actor=SYSTEM,
-        resource=Resource(type="service_client", id=name),
-        metadata={"permissions": sorted(set(permissions))},
-    )
-    try:
-        await session.commit()
-    except IntegrityError as exc:
-        await session.rollback()
-        raise ServiceClientExists from exc
-    return client, secret
+class ServiceClientAdmin:
+    def __init__(self, session: AsyncSession, *, revocations: AccessRevocations) -> None:
+        self.session = session
+        self.revocations = revocations
+        self.clients = ServiceClientRepository(session)
+        self.catalog = PermissionRepository(session)
 
-
-async def disable_service_client(
-    session: AsyncSession, *, name: str, revocations: AccessRevocations
-) -> ServiceClient:
-    """Stop a client: no new token for it, and the tokens it holds are revoked at once (a
-    leaked secret is shut off without waiting for its tokens to expire)."""
-    client = await crud.service_clients.get_by_name(session, name, for_update=True)
-    if client is None:
-        raise ServiceClientNotFound
-    if client.is_active:
-        client.is_active = False
-        client.updated_at = utcnow()
-        revocations.subject(session, f"{SERVICE_SUBJECT_PREFIX}{name}", at=client.updated_at)
+    async def create(self, *, name: str, permissions: list[str]) -> tuple[ServiceClient, str]:
+        """Returns the client and its secret; only the secret's hash is kept, so it is shown
+        once."""
+        wanted = sorted(set(permissions))
+        known = {p.name for p in await self.catalog.get_by_names(wanted)}
+        unknown = sorted(set(wanted) - known)
+        if unknown:
+            raise UnknownPermission(details={"unknown_permissions": unknown})
+        secret, secret_hash = new_opaque_token()
+        client = self.clients.add(
+            ServiceClient(name=name, secret_hash=secret_hash, permissions=wanted)
+        )
         recorder.record(
-            session,
-            action=Action.SERVICE_CLIENT_DISABLED,
+            self.session,
+            action=Action.SERVICE_CLIENT_CREATED,
             actor=SYSTEM,
             resource=Resource(type="service_client", id=name),
+            metadata={"permissions": wanted},
         )
-    await session.commit()
-    return client
+        try:
+            await self.session.commit()
+        except IntegrityError as exc:
+            await self.session.rollback()
+            raise ServiceClientExists from exc
+        return client, secret
+
+    async def disable(self, *, name: str) -> ServiceClient:
+        """Stop a client: no new token for it, and the tokens it holds are revoked at once (a
+        leaked secret is shut off without waiting for its tokens to expire)."""
+        client = await self.clients.get_by_name(name, for_update=True)
+        if client is None:
+            raise ServiceClientNotFound
+        if client.is_active:
+            client.is_active = False
+            client.updated_at = utcnow()
+            subject = f"{SERVICE_SUBJECT_PREFIX}{name}"
+            self.revocations.subject(self.session, subject, at=client.updated_at)
+            recorder.record(
+                self.session,
+                action=Action.SERVICE_CLIENT_DISABLED,
+                actor=SYSTEM,
+                resource=Resource(type="service_client", id=name),
+            )
+        await self.session.commit()
+        return client

@@ -23,18 +23,15 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from jwt.algorithms import RSAAlgorithm
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from auth_service import crud
 from auth_service.audit import Action, recorder
+from auth_service.crud import ActiveKeyReads, SigningKeyRepository
 from auth_service.models import KeyState, SigningKey
 from auth_service.settings import AuthSettings
 from common.audit import SYSTEM, Resource
 from common.db import utcnow
 from common.errors import ServiceUnavailable
-
-_LOCK_SQL = text("SELECT pg_advisory_xact_lock(hashtext('auth.signing_key'))")
 
 
 class SigningKeyUnavailable(ServiceUnavailable):
@@ -82,8 +79,30 @@ def public_jwk(public_key: rsa.RSAPublicKey) -> dict[str, Any]:
     return {"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": jwk["n"], "e": jwk["e"]}
 
 
+def new_signing_key(cipher: KeyCipher, bits: int) -> SigningKey:
+    """A fresh RSA key, active, its private half encrypted with `cipher` (CPU-bound: run it in a
+    thread)."""
+    private_key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    jwk = public_jwk(private_key.public_key())
+    pem = private_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    kid = jwk["kid"]
+    return SigningKey(
+        kid=kid,
+        algorithm="RS256",
+        public_jwk=jwk,
+        private_key_encrypted=cipher.encrypt(pem, kid=kid),
+        state=KeyState.ACTIVE,
+    )
+
+
 class SigningKeyService:
-    def __init__(self, settings: AuthSettings) -> None:
+    def __init__(self, session: AsyncSession, *, settings: AuthSettings) -> None:
+        self.session = session
+        self.keys = SigningKeyRepository(session)
         self.cipher = KeyCipher(settings.secret_key.get_secret_value())
         self.bits = settings.signing_key_bits
         # A replica may sign with a just-retired key for up to SIGNING_KEY_RECHECK_SECONDS
@@ -95,56 +114,37 @@ class SigningKeyService:
             + settings.signing_key_recheck_seconds
         )
 
-    def _generate(self) -> SigningKey:
-        private_key = rsa.generate_private_key(public_exponent=65537, key_size=self.bits)
-        jwk = public_jwk(private_key.public_key())
-        pem = private_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        kid = jwk["kid"]
-        return SigningKey(
-            kid=kid,
-            algorithm="RS256",
-            public_jwk=jwk,
-            private_key_encrypted=self.cipher.encrypt(pem, kid=kid),
-            state=KeyState.ACTIVE,
-        )
-
-    async def ensure_active(self, session: AsyncSession) -> str:
+    async def ensure_active(self) -> str:
         """Create the first key if there is none. Safe with several replicas starting at once."""
-        await session.execute(_LOCK_SQL)
-        active = await crud.signing_keys.get_active(session)
+        await self.keys.lock_for_rotation()
+        active = await self.keys.get_active()
         if active is None:
-            active = await asyncio.to_thread(self._generate)
-            session.add(active)
+            active = self.keys.add(await asyncio.to_thread(new_signing_key, self.cipher, self.bits))
         kid = active.kid
-        await session.commit()
+        await self.session.commit()
         return kid
 
-    async def rotate(self, session: AsyncSession) -> tuple[SigningKey, SigningKey | None]:
+    async def rotate(self) -> tuple[SigningKey, SigningKey | None]:
         """Retire the active key and make a new one active; returns (new, retired)."""
-        await session.execute(_LOCK_SQL)
-        new_key = await asyncio.to_thread(self._generate)
-        retired = await crud.signing_keys.get_active(session, for_update=True)
+        await self.keys.lock_for_rotation()
+        new_key = await asyncio.to_thread(new_signing_key, self.cipher, self.bits)
+        retired = await self.keys.get_active(for_update=True)
         if retired is not None:
-            retired.state = KeyState.RETIRED
-            retired.retired_at = utcnow()
-            await session.flush()  # free the one-active slot before the new key takes it
-        session.add(new_key)
+            # Flushed first: the one-active slot must be free before the new key takes it.
+            await self.keys.update(retired, {"state": KeyState.RETIRED, "retired_at": utcnow()})
+        self.keys.add(new_key)
         recorder.record(
-            session,
+            self.session,
             action=Action.SIGNING_KEY_ROTATED,
             actor=SYSTEM,
             resource=Resource(type="signing_key", id=new_key.kid),
             metadata={"retired_kid": retired.kid if retired is not None else None},
         )
-        await session.commit()
+        await self.session.commit()
         return new_key, retired
 
-    async def jwks(self, session: AsyncSession) -> dict[str, Any]:
-        keys = await crud.signing_keys.published(session, retired_after=utcnow() - self.retention)
+    async def jwks(self) -> dict[str, Any]:
+        keys = await self.keys.published(retired_after=utcnow() - self.retention)
         return {"keys": [key.public_jwk for key in keys]}
 
 
@@ -155,7 +155,7 @@ class ActiveSigningKey:
 
     def __init__(self, settings: AuthSettings, engine: AsyncEngine) -> None:
         self.cipher = KeyCipher(settings.secret_key.get_secret_value())
-        self.engine = engine
+        self.reads = ActiveKeyReads(engine)
         self.recheck_seconds = settings.signing_key_recheck_seconds
         self._current: tuple[str, rsa.RSAPrivateKey] | None = None
         self._checked_at = -math.inf
@@ -176,13 +176,13 @@ class ActiveSigningKey:
 
     async def _reload(self) -> tuple[str, rsa.RSAPrivateKey]:
         now = time.monotonic()
-        kid = await crud.signing_keys.active_kid(self.engine)
+        kid = await self.reads.active_kid()
         self._checked_at = now
         if kid is None:
             raise SigningKeyUnavailable
         if self._current is not None and self._current[0] == kid:
             return self._current
-        encrypted = await crud.signing_keys.encrypted_private_key(self.engine, kid)
+        encrypted = await self.reads.encrypted_private_key(kid)
         if encrypted is None:
             raise SigningKeyUnavailable
         private_key = serialization.load_pem_private_key(

@@ -40,6 +40,11 @@ class AccessToken:
     token: str
     expires_in: int
 
+    @property
+    def access_token(self) -> str:
+        """The name OAuth2 answers give it (`TokenResponse`)."""
+        return self.token
+
 
 class AccessTokenIssuer:
     def __init__(

@@ -1,6 +1,6 @@
 """Administration of user accounts: search, read, change, deactivate, assign roles.
 
-Every operation authorizes the caller from the database (`current_authority`), not from the
+Every operation authorizes the caller from the database (`Authorizer`), not from the
 token's claims. Writes first lock the caller's and the target's rows, in id order, and read the
 caller's rights after that: two administrators acting on each other are serialised, and the
 second sees what the first did (a demoted super_admin cannot demote the one who demoted them).
@@ -12,14 +12,14 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auth_service import crud
 from auth_service.audit import Action, recorder, user_resource
+from auth_service.crud import RefreshTokenRepository, RoleRepository, UserRepository
 from auth_service.exceptions import LastSuperAdmin, PrivilegeEscalation, UnknownRole, UserNotFound
 from auth_service.models import User
 from auth_service.permissions import SUPER_ADMIN, USERS_READ, USERS_WRITE
 from auth_service.schemas import UserAdminUpdate
 from auth_service.services.authorization import (
-    current_authority,
+    Authorizer,
     ensure_can_handle_roles,
     ensure_not_self,
 )
@@ -33,6 +33,10 @@ class UserAdminService:
     def __init__(self, session: AsyncSession, *, revocations: AccessRevocations) -> None:
         self.session = session
         self.revocations = revocations
+        self.authorizer = Authorizer(session)
+        self.users = UserRepository(session)
+        self.roles = RoleRepository(session)
+        self.refresh_tokens = RefreshTokenRepository(session)
 
     async def search(
         self,
@@ -43,18 +47,16 @@ class UserAdminService:
         is_active: bool | None,
         role: str | None,
     ) -> Page[User]:
-        await current_authority(self.session, principal, USERS_READ)
-        return await crud.users.search(
-            self.session, params=params, query=query, is_active=is_active, role=role
-        )
+        await self.authorizer.current(principal, USERS_READ)
+        return await self.users.search(params=params, query=query, is_active=is_active, role=role)
 
     async def get(self, user_id: uuid.UUID, *, principal: Principal) -> User:
-        await current_authority(self.session, principal, USERS_READ)
+        await self.authorizer.current(principal, USERS_READ)
         return await self._get(user_id)
 
     async def _get(self, user_id: uuid.UUID, *, for_update: bool = False) -> User:
-        user = await crud.users.get_with_roles(
-            self.session, user_id, for_update=for_update, with_permissions=for_update
+        user = await self.users.get_with_roles(
+            user_id, for_update=for_update, with_permissions=for_update
         )
         if user is None:
             raise UserNotFound
@@ -66,10 +68,7 @@ class UserAdminService:
         """Lock the caller's and the target's rows, then read the caller's rights."""
         if touches_rights:
             ensure_not_self(principal, target_id)
-        await crud.users.lock(
-            self.session, *(i for i in (principal.user_id, target_id) if i is not None)
-        )
-        return await current_authority(self.session, principal, USERS_WRITE)
+        return await self.authorizer.lock_and_check(principal, USERS_WRITE, also=[target_id])
 
     async def update(
         self,
@@ -91,12 +90,12 @@ class UserAdminService:
                 raise LastSuperAdmin
             # A deactivated account keeps no session and no valid access token.
             now = utcnow()
-            await crud.refresh_tokens.revoke_for_user(self.session, user.id, at=now)
+            await self.refresh_tokens.revoke_for_user(user.id, at=now)
             self.revocations.account(self.session, user.id, at=now)
             action = Action.USER_DEACTIVATED
         elif changes.get("is_active") is True and not user.is_active:
             action = Action.USER_REACTIVATED
-        await crud.users.update(self.session, obj=user, data=changes)
+        await self.users.update(user, changes)
         recorder.record(
             self.session,
             action=action,
@@ -116,7 +115,7 @@ class UserAdminService:
     ) -> User:
         actor = await self._authorize_write(principal, user_id)
         user = await self._get(user_id, for_update=True)
-        wanted = await crud.roles.get_by_names(self.session, set(role_names))
+        wanted = await self.roles.get_by_names(set(role_names))
         unknown = sorted(set(role_names) - {r.name for r in wanted})
         if unknown:
             raise UnknownRole(details={"unknown_roles": unknown})
@@ -157,9 +156,7 @@ class UserAdminService:
         """Kept although the rules above make it unreachable through the API (the actor of a
         super_admin's removal is another active super_admin, locked until commit): the
         invariant must not rest on a chain of other checks."""
-        count = await crud.users.count_active_with_role(
-            self.session, SUPER_ADMIN, excluding=user_id
-        )
+        count = await self.users.count_active_with_role(SUPER_ADMIN, excluding=user_id)
         return count > 0
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from activity_service.services.chain import GENESIS_HASH, canonical, link_hash
+from activity_service.services.link_hash import GENESIS_HASH, canonical, link_hash
 
 
 def _row(**overrides: Any) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import uuid
 
 import asyncpg
 
-from activity_service.crud import chain as chain_crud
+from activity_service.crud import ChainStatements, chain_statements
 from activity_service.settings import ActivitySettings
 
 from ..conftest import MakeEvent, Store
@@ -34,8 +34,8 @@ class TestExistingEventIds:
         fresh = [uuid.uuid4() for _ in range(2)]
         connection = await asyncpg.connect(settings.database_url.replace("+asyncpg", ""))
         try:
-            found = await chain_crud.existing_event_ids(
-                connection, [stored[0].id, fresh[0], stored[2].id, fresh[1]]
+            found = await ChainStatements(connection).existing_event_ids(
+                [stored[0].id, fresh[0], stored[2].id, fresh[1]]
             )
         finally:
             await connection.close()
@@ -44,6 +44,6 @@ class TestExistingEventIds:
     async def test_the_cached_plan_probes_the_unique_index_instead_of_scanning(
         self, settings: ActivitySettings
     ) -> None:
-        plan = await _generic_plan(settings, chain_crud._EXISTING)
+        plan = await _generic_plan(settings, chain_statements._EXISTING)
         assert "uq_event_event_id" in plan, plan
         assert "Seq Scan on event" not in plan, plan

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from activity_service.services.intake import NewEvent, UnstorableEvent
+from activity_service.services.event_rows import NewEvent, UnstorableEvent
 from common.audit import Actor
 
 from ..conftest import MakeEvent

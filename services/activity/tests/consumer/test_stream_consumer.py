@@ -14,8 +14,8 @@ from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
 from activity_service.consumer import AuditConsumer, ConsumerMetrics, create_consumer, create_redis
-from activity_service.consumer.worker import MAX_RETRIES_FROM_MEMORY
-from activity_service.services.recorder import is_outage
+from activity_service.consumer.stream_consumer import MAX_RETRIES_FROM_MEMORY
+from activity_service.services.chain_writer import is_outage
 from activity_service.settings import ActivitySettings
 from common.audit import MAX_EVENT_BYTES, AuditEvent
 from common.db import Database
@@ -150,7 +150,7 @@ class TestStoring:
         await consumer.step()
         assert await trail.stored() == [first.id, second.id, third.id]
         assert await trail.pending() == {}
-        assert (await trail.verify()).model_dump()["checked"] == 3
+        assert (await trail.verify()).checked == 3
         assert metric(consumer, "duplicates") == 2
 
 

@@ -12,8 +12,8 @@ from prometheus_client import CollectorRegistry, start_http_server
 from redis.asyncio import Redis
 
 from activity_service.consumer.metrics import ConsumerMetrics
-from activity_service.consumer.worker import AuditConsumer
-from activity_service.services.recorder import ChainWriter
+from activity_service.consumer.stream_consumer import AuditConsumer
+from activity_service.services.chain_writer import ChainWriter
 from activity_service.settings import ActivitySettings
 from common.db import Database
 from common.redis import KeySpace

@@ -21,9 +21,9 @@ from typing import Any
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from activity_service.crud import chain as chain_crud
-from activity_service.services.chain import GENESIS_HASH, link_hash
-from activity_service.services.intake import NewEvent
+from activity_service.crud import COLUMNS, ChainStatements
+from activity_service.services.event_rows import NewEvent
+from activity_service.services.link_hash import GENESIS_HASH, link_hash
 
 # What says the database cannot be reached or used right now, whatever the rows: connection
 # exceptions (08), insufficient resources such as too many connections or a full disk (53),
@@ -95,11 +95,12 @@ class ChainWriter:
 
     async def _append(self, driver: Any, events: Sequence[NewEvent]) -> tuple[int, tuple[int, str]]:
         """(rows stored, new head) for distinct `events`."""
-        metadata = await chain_crud.normalise_json(driver, [e.metadata_json for e in events])
+        statements = ChainStatements(driver)
+        metadata = await statements.normalise_json([e.metadata_json for e in events])
         async with driver.transaction():
-            await chain_crud.lock(driver)
-            known = await chain_crud.existing_event_ids(driver, [e.event_id for e in events])
-            head = await chain_crud.head(driver) or (0, GENESIS_HASH)
+            await statements.lock()
+            known = await statements.existing_event_ids([e.event_id for e in events])
+            head = await statements.head() or (0, GENESIS_HASH)
             fresh = [
                 (event, meta)
                 for event, meta in zip(events, metadata, strict=True)
@@ -107,7 +108,7 @@ class ChainWriter:
             ]
             records, head = _link(fresh, head)
             if records:
-                await chain_crud.insert(driver, records)
+                await statements.insert(records)
         return len(records), head
 
 
@@ -144,6 +145,6 @@ def _link(
         }
         row_hash = link_hash(prev_hash, row)
         row.update(metadata=event.metadata_json, prev_hash=prev_hash, hash=row_hash)
-        records.append(tuple(row[name] for name in chain_crud.COLUMNS))
+        records.append(tuple(row[name] for name in COLUMNS))
         prev_hash = row_hash
     return records, (seq, prev_hash)

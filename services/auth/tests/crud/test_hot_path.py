@@ -1,4 +1,4 @@
-"""The single statement that records a login and starts its session."""
+"""The single statement that records a sign-in and starts its session (the account hot path)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy import func, select, update
 
-from auth_service import crud
 from auth_service.audit import Action, recorder
+from auth_service.crud import AccountHotPath
 from auth_service.models import AuditOutbox, RefreshToken, User
 from common.audit import AuditEvent, user_actor
 from common.db import utcnow
@@ -43,7 +43,7 @@ async def start(app: FastAPI, user_id: str, **overrides: Any) -> bool:
         "new_password_hash": None,
     }
     values.update(overrides)
-    return await crud.refresh_tokens.start_family(service_core(app).database.engine, **values)
+    return await AccountHotPath(service_core(app).database.engine).start_session(**values)
 
 
 async def outbox_has(app: FastAPI, event: AuditEvent) -> bool:

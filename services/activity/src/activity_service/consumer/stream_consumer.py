@@ -43,8 +43,8 @@ from activity_service.consumer.entries import (
     parse_entry,
 )
 from activity_service.consumer.metrics import ConsumerMetrics
-from activity_service.services.intake import NewEvent
-from activity_service.services.recorder import ChainWriter, RejectedBatch
+from activity_service.services.chain_writer import ChainWriter, RejectedBatch
+from activity_service.services.event_rows import NewEvent
 
 logger = logging.getLogger(__name__)
 

@@ -7,9 +7,10 @@ import asyncio
 import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from activity_service.services.chain import GENESIS_HASH
-from activity_service.services.intake import NewEvent
-from activity_service.services.recorder import ChainWriter, RejectedBatch
+from activity_service.services.chain_writer import ChainWriter, RejectedBatch
+from activity_service.services.event_rows import NewEvent
+from activity_service.services.link_hash import GENESIS_HASH
+from activity_service.services.verification import ChainIntact
 from common.db import Database
 from common.testing import free_port
 
@@ -31,12 +32,7 @@ class TestAppend:
         assert rows[2]["prev_hash"] == rows[1]["hash"]
         assert result.head_hash == rows[2]["hash"]
         intact = await verify_chain()
-        assert intact.model_dump() == {
-            "ok": True,
-            "checked": 3,
-            "head_seq": 3,
-            "head_hash": rows[2]["hash"],
-        }
+        assert intact == ChainIntact(checked=3, head_seq=3, head_hash=rows[2]["hash"])
 
     async def test_stores_every_column_of_the_event(
         self, store: Store, make_event: MakeEvent, sql: Sql
@@ -120,10 +116,12 @@ class TestConcurrency:
                 await writers[index].append([NewEvent.from_audit_event(e) for e in batch])
 
         await asyncio.gather(*(run(i) for i in range(4)))
-        rows = await sql("SELECT seq, event_id FROM activity.event ORDER BY seq")
+        rows = await sql("SELECT seq, event_id, hash FROM activity.event ORDER BY seq")
         assert [r["seq"] for r in rows] == list(range(1, 201))
         assert {r["event_id"] for r in rows} == {e.id for e in events}
-        assert (await verify_chain()).model_dump()["checked"] == 200
+        assert (await verify_chain()) == ChainIntact(
+            checked=200, head_seq=200, head_hash=rows[-1]["hash"]
+        )
 
 
 class TestRejection:

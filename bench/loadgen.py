@@ -20,7 +20,7 @@ import time
 import uvloop
 
 from bench import cpu
-from bench.spec import CpuUse, LoadResult, LoadSpec, Stream, StreamResult
+from bench.spec import LoadResult, LoadSpec, Stream, StreamResult
 
 TRANSPORT_ERRORS = (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError)
 
@@ -148,24 +148,14 @@ async def generate(spec: LoadSpec) -> LoadResult:
     runners = [StreamRunner(spec, stream, window) for stream in spec.streams]
     tasks = [asyncio.create_task(runner.run()) for runner in runners]
     await asyncio.sleep(max(0.0, window.start - time.perf_counter()))
-    before = cpu.snapshot(spec.server_pid, spec.database_name)
+    groups = {"server": [spec.server_pid]} if spec.server_pid is not None else {}
+    before = cpu.snapshot(groups, spec.database_name)
     await asyncio.sleep(max(0.0, window.end - time.perf_counter()))
-    after = cpu.snapshot(spec.server_pid, spec.database_name)
+    after = cpu.snapshot(groups, spec.database_name)
     # Requests still in flight at the end answer outside the window and are not counted; a
     # connection stuck on a slow answer is given its timeout, no more.
     results = await asyncio.gather(*tasks)
-    usage = cpu.usage(before, after)
-    return LoadResult(
-        duration=spec.duration,
-        streams=list(results),
-        cpu=CpuUse(
-            client=usage.client,
-            server=usage.server,
-            database=usage.database,
-            machine=usage.machine,
-            cores=usage.cores,
-        ),
-    )
+    return LoadResult(duration=spec.duration, streams=list(results), cpu=cpu.usage(before, after))
 
 
 def main() -> None:

@@ -82,25 +82,9 @@ class Server:
 
 
 def _command(factory: str, port: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        factory,
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-        "--loop",
-        "uvloop",
-        "--http",
-        "httptools",
-        "--no-access-log",
-        "--no-proxy-headers",
-    ]
+    flags = ["--factory", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    flags += ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--no-proxy-headers"]
+    return [sys.executable, "-m", "uvicorn", factory, *flags]
 
 
 def _tail(path: Path, lines: int = 30) -> str:

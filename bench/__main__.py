@@ -28,24 +28,12 @@ def _setting(text: str) -> tuple[str, str]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench",
-        description="Load benchmarks of the services; results go to bench/RESULTS.md.",
-    )
-    parser.add_argument(
-        "names",
-        nargs="*",
-        metavar="NAME",
-        help=f"benchmarks to run, default all: {', '.join(BENCHMARKS)}",
-    )
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
-    parser.add_argument(
-        "--duration",
-        type=float,
-        default=4.0,
-        help="measured seconds per candidate and round (default 4)",
-    )
-    parser.add_argument(
+    parser = argparse.ArgumentParser(prog="python -m bench", description="Load benchmarks.")
+    add = parser.add_argument
+    add("names", nargs="*", metavar="NAME", help=f"default all: {', '.join(BENCHMARKS)}")
+    add("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    add("--duration", type=float, default=4.0, help="measured seconds per round (default 4)")
+    add(
         "--server-env",
         type=_setting,
         action="append",
@@ -53,13 +41,8 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="a setting added to every benched server, e.g. PASSWORD_HASH_CONCURRENCY=1",
     )
-    parser.add_argument(
-        "--scale",
-        type=float,
-        default=1.0,
-        help="fraction of the standard warm-ups and set-up sizes, for smoke runs (default 1)",
-    )
-    parser.add_argument("--no-write", action="store_true", help="leave RESULTS.md alone")
+    add("--scale", type=float, default=1.0, help="warm-ups and set-up sizes, <1 for smoke runs")
+    add("--no-write", action="store_true", help="leave RESULTS.md alone")
     return parser
 
 

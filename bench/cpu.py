@@ -18,15 +18,8 @@ from dataclasses import dataclass
 _TICKS = os.sysconf("SC_CLK_TCK")
 # Titles of PostgreSQL's own processes (postmaster, WAL writer, checkpointer, ...): the work a
 # write-heavy benchmark causes there is not done by its backends, so it can be shown apart.
-_POSTGRES_BACKGROUND = (
-    b"checkpointer",
-    b"background writer",
-    b"walwriter",
-    b"autovacuum",
-    b"logical replication",
-    b"archiver",
-    b"stats collector",
-)
+_POSTGRES_BACKGROUND: tuple[bytes, ...] = (b"checkpointer", b"background writer", b"walwriter")
+_POSTGRES_BACKGROUND += (b"autovacuum", b"logical replication", b"archiver", b"stats collector")
 
 
 def process_seconds(pid: int) -> float | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from dataclasses import dataclass
 
 import uvloop
 
@@ -25,12 +26,12 @@ from bench.spec import LoadResult, LoadSpec, Stream, StreamResult
 TRANSPORT_ERRORS = (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError)
 
 
+@dataclass(frozen=True, slots=True)
 class Window:
     """The measured interval in `time.perf_counter()` seconds, after the warm-up."""
 
-    def __init__(self, warmup: float, duration: float) -> None:
-        self.start = time.perf_counter() + warmup
-        self.end = self.start + duration
+    start: float
+    end: float
 
     def contains(self, instant: float) -> bool:
         return self.start <= instant <= self.end
@@ -144,7 +145,8 @@ class StreamRunner:
 
 
 async def generate(spec: LoadSpec) -> LoadResult:
-    window = Window(spec.warmup, spec.duration)
+    start = time.perf_counter() + spec.warmup
+    window = Window(start, start + spec.duration)
     runners = [StreamRunner(spec, stream, window) for stream in spec.streams]
     tasks = [asyncio.create_task(runner.run()) for runner in runners]
     await asyncio.sleep(max(0.0, window.start - time.perf_counter()))

@@ -1,14 +1,10 @@
-"""The bench-only service of the token-check benchmark: `uvicorn bench.tokenapp:create_app`,
-and the throw-away signing key whose tokens it verifies.
+"""The bench-only service of the token-check benchmark (`uvicorn bench.tokenapp:create_app`),
+and the throw-away key whose tokens it verifies.
 
-Built with `common.app.create_service_app`, so it has the middleware, error handlers and metrics
-of every real service. Two routes differ only in `require_permission(...)`, which isolates the
-cost of the check (bearer parsing, verification, permission test). Auth's own app would add its
-database-backed JWKS and its lifespan work to the picture, and minting tokens with auth would
-measure auth too: the benchmark makes its own RSA key and tokens shaped like auth's (RS256,
-`typ: at+jwt`, the claims RFC 9068 and `TokenVerifier` require), and hands this app the JWKS
-in BENCH_JWKS.
-"""
+Built with `common.app.create_service_app` (the middleware, error handlers and metrics of every
+real service), its two routes differ only in `require_permission(...)`. Minting with auth would
+measure auth too, so the benchmark signs tokens shaped like auth's (RS256, `typ: at+jwt`, the
+claims `TokenVerifier` requires) and hands this app their JWKS in BENCH_JWKS."""
 
 from __future__ import annotations
 

@@ -17,21 +17,17 @@ from __future__ import annotations
 import asyncio
 from contextlib import AsyncExitStack
 
+import asyncpg
 import httpx
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from activity_service.settings import ActivitySettings
 from bench import cpu
 from bench.accounts import AUTH_FACTORY, admin_token
 from bench.benchmarks.audit_ingestion import latency, sustained
-from bench.benchmarks.audit_ingestion.pipeline import (
-    Outcome,
-    Pipeline,
-    build_events,
-    connect,
-    event_count,
-    group_exists,
-)
+from bench.benchmarks.audit_ingestion.pipeline import Outcome, Pipeline, build_events
+from bench.benchmarks.audit_ingestion.probes import event_count
 from bench.harness import bench_server
 from bench.report import Grid, Report, columns, fmt_rps
 from bench.runner import Options
@@ -86,14 +82,22 @@ async def _pipeline(stack: AsyncExitStack, options: Options, report: Report) -> 
     and the benchmark's connections to them; all closed with `stack`."""
     bench = await stack.enter_async_context(bench_server(options, overrides={}))
     env, auth = bench.env, bench.server
-    token = await admin_token(auth, bench.server_env, run_id=env.run_id, workdir=env.workdir)
+    # The admin is made (a CLI process, then a login) while the other processes start.
+    token = asyncio.create_task(
+        admin_token(auth, bench.server_env, run_id=env.run_id, workdir=env.workdir)
+    )
+    stack.callback(token.cancel)
     redis = Redis.from_url(env.redis_url, decode_responses=True)
     stack.push_async_callback(redis.aclose)
     stream = KeySpace(env.redis_prefix).key(_setting(options, "audit_stream"))
     group = _setting(options, "audit_consumer_group")
 
     async def consumer_ready() -> bool:
-        return await group_exists(redis, stream, group)
+        """The consumer created its group on the stream: it is up and reading."""
+        try:
+            return any(g["name"] == group for g in await redis.xinfo_groups(stream))
+        except RedisError:  # no stream yet
+            return False
 
     consumer = await stack.enter_async_context(
         run_worker(
@@ -104,7 +108,10 @@ async def _pipeline(stack: AsyncExitStack, options: Options, report: Report) -> 
     activity = await stack.enter_async_context(
         run_server("activity", ACTIVITY_FACTORY, activity_env, workdir=env.workdir)
     )
-    connections = [await connect(env.database_url) for _ in range(3)]
+    dsn = env.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    connections = [
+        await asyncpg.connect(dsn, server_settings={"application_name": "bench"}) for _ in range(3)
+    ]
     for connection in connections:
         stack.push_async_callback(connection.close)
     pg = [
@@ -113,7 +120,7 @@ async def _pipeline(stack: AsyncExitStack, options: Options, report: Report) -> 
     ]
     report.setup.append(f"PostgreSQL 15 of this machine: {', '.join(pg)}")
     api = httpx.AsyncClient(
-        base_url=activity.url, headers={"Authorization": f"Bearer {token}"}, timeout=10.0
+        base_url=activity.url, headers={"Authorization": f"Bearer {await token}"}, timeout=10.0
     )
     stack.push_async_callback(api.aclose)
     return Pipeline(

@@ -11,16 +11,15 @@ import math
 import time
 from collections.abc import Sequence
 
-from bench.benchmarks.audit_ingestion.pipeline import (
+from bench.benchmarks.audit_ingestion.pipeline import Commit, OutboxEvent, Outcome, Pipeline
+from bench.benchmarks.audit_ingestion.probes import (
+    ACTIVITY_PATH,
     CPU_HEADER,
-    Commit,
-    OutboxEvent,
-    Outcome,
-    Pipeline,
+    PAGE_LIMIT,
+    ActivityPoller,
     fmt_usage,
     windows,
 )
-from bench.benchmarks.audit_ingestion.probes import ACTIVITY_PATH, PAGE_LIMIT, ActivityPoller
 from bench.report import Grid, columns, fmt_cpu, fmt_ms, fmt_rps, spread
 from bench.runner import Options
 from bench.stats import percentile

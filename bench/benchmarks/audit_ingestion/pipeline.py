@@ -4,20 +4,15 @@
     <prefix>audit.events --XREADGROUP (consumer process)--> activity.event
     --GET /activity (activity API)--> poller (here)
 
-- `build_events`: login events made by the auth service's own `AuditRecorder` (validated,
-  secrets scrubbed, serialised exactly as the relay publishes them), built before a phase so
-  that the producer spends its CPU on inserting, not on pydantic, while the pipeline is measured.
-- `Pipeline.commit`: one multi-row INSERT into the outbox in its own transaction, as a service
-  writes its events; returns the instant the COMMIT was acknowledged.
-- `Pipeline.begin` / `finish`: a phase's starting point, and after it every produced event
-  stored exactly once, nothing left in the outbox or the stream, the chain verified by the API.
-"""
+Events are built by the auth service's own `AuditRecorder` before a phase (so the producer
+spends its CPU on inserting, not on pydantic); `Pipeline.commit` writes a batch in one
+transaction as a service does; `Pipeline.finish` checks every produced event was stored exactly
+once, nothing is left in the outbox or the stream, and the API verifies the chain."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import math
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -25,10 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-import asyncpg
 import httpx
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from activity_service.models import SCHEMA as ACTIVITY_SCHEMA
 from activity_service.models import Event
@@ -37,8 +30,7 @@ from auth_service.models import SCHEMA as AUTH_SCHEMA
 from auth_service.models import AuditOutbox
 from bench import cpu
 from bench.benchmarks.audit_ingestion.probes import HeadSampler
-from bench.report import Grid, Verdict, fmt_cpu
-from bench.runner import Options
+from bench.report import Grid, Verdict
 from common.audit import Actor
 from common.context import request_id_var
 
@@ -305,43 +297,3 @@ class Pipeline:
             outbox_dead_rows=stats.outbox_dead_rows,
         )
         return integrity, since
-
-
-async def group_exists(redis: Redis, stream: str, group: str) -> bool:
-    """The consumer created its group on the stream: it is up and reading."""
-    try:
-        groups = await redis.xinfo_groups(stream)
-    except RedisError:  # no stream yet
-        return False
-    return any(g["name"] == group for g in groups)
-
-
-async def connect(database_url: str) -> Any:
-    """An asyncpg connection to the benchmark's database (`database_url` in SQLAlchemy form)."""
-    dsn = database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
-    return await asyncpg.connect(dsn, server_settings={"application_name": "bench"})
-
-
-# CPU columns: this process, the named processes, the benchmark database's backends, the rest.
-CPU_ORDER: Final = ("self", "relay", "consumer", "api", "db", "db-bg", "redis", "other", "steal")
-CPU_HEADER: Final = (
-    "CPU cores: bench / relay (auth) / consumer / activity API / db / db background / redis / "
-    "other / hypervisor steal"
-)
-
-
-def fmt_usage(usage: Mapping[str, float]) -> str:
-    return " / ".join(fmt_cpu(usage.get(name, math.nan)) for name in CPU_ORDER)
-
-
-def event_count(rate: float, warmup: float, options: Options) -> int:
-    """The events a phase offering `rate` events/s needs for its warm-up and rounds."""
-    return math.ceil(rate * (options.scaled(warmup) + options.rounds * options.duration))
-
-
-def windows(start: float, options: Options) -> list[tuple[float, float]]:
-    """The measured rounds of a phase: consecutive windows of one continuous run."""
-    return [
-        (start + i * options.duration, start + (i + 1) * options.duration)
-        for i in range(options.rounds)
-    ]

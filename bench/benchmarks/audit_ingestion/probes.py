@@ -1,24 +1,29 @@
 """What the benchmark watches while the pipeline runs: the head of the chain (how many rows are
-queryable) and what a reader of `GET /activity` sees, and when."""
+queryable), what a reader of `GET /activity` sees and when, the measured windows and the CPU
+columns."""
 
 from __future__ import annotations
 
 import asyncio
 import bisect
 import contextlib
+import math
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import httpx
 
+from bench.report import fmt_cpu
+from bench.runner import Options
+
 ACTIVITY_PATH: Final = "/api/v1/activity"
 PAGE_LIMIT: Final = 100  # the API's largest page
 
 
-async def _every(interval: float, stop: asyncio.Event, step: Any) -> None:
+async def _every(interval: float, stop: asyncio.Event, step: Callable[[], Awaitable[None]]) -> None:
     """Call `step()` every `interval` seconds until `stop`; a late step does not make the next
     ones burst."""
     next_at = time.perf_counter()
@@ -147,3 +152,28 @@ class ActivityPoller:
                     self._polled.clear()
                     await self._polled.wait()
                     missing = [event_id for event_id in missing if event_id not in self.first_seen]
+
+
+# CPU columns: this process, the named processes, the benchmark database's backends, the rest.
+CPU_ORDER: Final = ("self", "relay", "consumer", "api", "db", "db-bg", "redis", "other", "steal")
+CPU_HEADER: Final = (
+    "CPU cores: bench / relay (auth) / consumer / activity API / db / db background / redis / "
+    "other / hypervisor steal"
+)
+
+
+def fmt_usage(usage: Mapping[str, float]) -> str:
+    return " / ".join(fmt_cpu(usage.get(name, math.nan)) for name in CPU_ORDER)
+
+
+def event_count(rate: float, warmup: float, options: Options) -> int:
+    """The events a phase offering `rate` events/s needs for its warm-up and rounds."""
+    return math.ceil(rate * (options.scaled(warmup) + options.rounds * options.duration))
+
+
+def windows(start: float, options: Options) -> list[tuple[float, float]]:
+    """The measured rounds of a phase: consecutive windows of one continuous run."""
+    return [
+        (start + i * options.duration, start + (i + 1) * options.duration)
+        for i in range(options.rounds)
+    ]

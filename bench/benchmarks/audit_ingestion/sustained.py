@@ -13,17 +13,14 @@ from collections.abc import Sequence
 
 from bench import cpu
 from bench.benchmarks.audit_ingestion.pipeline import (
-    CPU_HEADER,
     SAMPLE_INTERVAL,
     SETTLE_TIMEOUT,
     Commit,
     OutboxEvent,
     Outcome,
     Pipeline,
-    fmt_usage,
-    windows,
 )
-from bench.benchmarks.audit_ingestion.probes import HeadSampler
+from bench.benchmarks.audit_ingestion.probes import CPU_HEADER, HeadSampler, fmt_usage, windows
 from bench.report import Grid, columns, fmt_rps, spread
 from bench.runner import Options
 from bench.verdicts import value_at_least

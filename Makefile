@@ -4,7 +4,6 @@ SHELL := /bin/bash
 
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 RUN := $(UV) run --no-sync
-ALEMBIC_CONFIGS := services/auth/alembic.ini services/activity/alembic.ini
 
 .PHONY: help install services env database migrate seed dev test lint fmt typecheck pytest fuzz bench clean
 
@@ -29,8 +28,8 @@ dev seed migrate database: export ENVIRONMENT ?= development
 database: install services env
 	@$(RUN) python scripts/ensure_database.py
 
-migrate: database ## Apply every service's migrations
-	@for config in $(ALEMBIC_CONFIGS); do $(RUN) alembic -c $$config upgrade head || exit 1; done
+migrate: database ## Apply every service's migrations (each section of alembic.ini)
+	$(RUN) python -m common.db.migrations upgrade
 
 seed: migrate ## Seed roles, permissions and the signing key (idempotent)
 	$(RUN) python -m auth_service.cli seed

@@ -27,7 +27,6 @@ from bench.servers import REPO_ROOT, production_env
 
 ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-ALEMBIC_CONFIGS = ("services/auth/alembic.ini", "services/activity/alembic.ini")
 _template: ContextVar[str | None] = ContextVar("bench_template", default=None)
 
 
@@ -76,18 +75,18 @@ def _migrate(database_url: str, workdir: Path) -> None:
     env = {
         **os.environ,
         **production_env(database_url=database_url, redis_url=REDIS_URL, redis_prefix=""),
+        "ALEMBIC_CONFIG": str(REPO_ROOT / "alembic.ini"),
     }
-    for config in ALEMBIC_CONFIGS:
-        done = subprocess.run(  # noqa: S603 (our own interpreter and arguments)
-            [sys.executable, "-m", "alembic", "-c", str(REPO_ROOT / config), "upgrade", "head"],
-            cwd=workdir,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise EnvironmentFailed(f"alembic -c {config} upgrade head failed:\n{done.stderr}")
+    done = subprocess.run(
+        [sys.executable, "-m", "common.db.migrations", "upgrade"],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise EnvironmentFailed(f"migrations failed:\n{done.stderr}")
 
 
 @asynccontextmanager

@@ -26,11 +26,13 @@ class LoadFailed(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class Phase:
-    """One candidate's load: the streams that run together, and the warm-up they need."""
+    """One candidate's load: the streams that run together, the warm-up they need, and its own
+    server when the candidates of a benchmark run on different servers."""
 
     name: str
     streams: Sequence[Stream]
     warmup: float = 1.0
+    server: Server | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,16 +109,17 @@ async def run_interleaved(
     }
     for index in range(options.rounds):
         for phase in phases if index % 2 == 0 else list(reversed(phases)):
+            target = phase.server or server
             spec = LoadSpec(
-                port=server.port,
+                port=target.port,
                 warmup=options.scaled(phase.warmup),
                 duration=options.duration,
                 streams=list(phase.streams),
-                server_pid=server.pid,
+                server_pid=target.pid,
                 database_name=database,
             )
             result = await run_load(spec)
-            _progress(server, phase, index, result)
+            _progress(target, phase, index, result)
             for stream in result.streams:
                 rounds[phase.name][stream.name].append(
                     Round(stream=stream, duration=result.duration, cpu=result.cpu)

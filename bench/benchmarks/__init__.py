@@ -9,6 +9,7 @@ from bench.benchmarks import (
     auth_endpoints,
     health_under_login,
     login_timing,
+    middleware_cost,
     token_check,
 )
 from bench.report import Report
@@ -22,6 +23,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     auth_endpoints.KEY: auth_endpoints.run,
     login_timing.KEY: login_timing.run,
     audit_ingestion.KEY: audit_ingestion.run,
+    middleware_cost.KEY: middleware_cost.run,
 }
 
 __all__ = ["BENCHMARKS", "Benchmark"]

@@ -5,7 +5,6 @@ and verifier to store and check them."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -14,13 +13,9 @@ from typing import Any
 
 import asyncpg
 import httpx
-import jwt
 import pytest
 from asgi_lifespan import LifespanManager
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from fastapi import FastAPI
-from jwt.algorithms import RSAAlgorithm
 from redis.asyncio import Redis
 
 from activity_service.main import create_app
@@ -32,6 +27,7 @@ from common.audit import Actor, AuditEvent, Resource
 from common.db import Database
 from common.redis import KeySpace
 from common.security import JwksSource
+from common.testing.tokens import TokenMinter
 
 API = "/api/v1"
 ISSUER = "https://auth.activity.test"
@@ -80,15 +76,13 @@ def settings(
 
 
 @pytest.fixture(scope="session")
-def signing_key() -> RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+def minter() -> TokenMinter:
+    return TokenMinter.generate(issuer=ISSUER, audience=AUDIENCE, kid=KID)
 
 
 @pytest.fixture(scope="session")
-def jwks_document(signing_key: RSAPrivateKey) -> dict[str, Any]:
-    jwk: dict[str, Any] = dict(RSAAlgorithm.to_jwk(signing_key.public_key(), as_dict=True))
-    jwk.update(kid=KID, use="sig", alg="RS256")
-    return {"keys": [jwk]}
+def jwks_document(minter: TokenMinter) -> dict[str, Any]:
+    return minter.jwks()
 
 
 @dataclass(frozen=True)
@@ -107,28 +101,13 @@ MakeCaller = Callable[..., Caller]
 
 
 @pytest.fixture(scope="session")
-def make_caller(signing_key: RSAPrivateKey) -> MakeCaller:
+def make_caller(minter: TokenMinter) -> MakeCaller:
     """`make_caller(permissions=[...], subject=...)`: an RS256 access token shaped like the
     auth service's, for a new user unless `subject` says otherwise."""
 
     def make(*, permissions: Sequence[str] = (), subject: str | None = None) -> Caller:
-        now = int(time.time())
         subject = subject or str(uuid.uuid4())
-        claims = {
-            "iss": ISSUER,
-            "aud": AUDIENCE,
-            "sub": subject,
-            "iat": now,
-            "nbf": now,
-            "exp": now + 300,
-            "jti": uuid.uuid4().hex,
-            "roles": ["user"],
-            "permissions": list(permissions),
-        }
-        token = jwt.encode(
-            claims, signing_key, algorithm="RS256", headers={"kid": KID, "typ": "at+jwt"}
-        )
-        return Caller(subject=subject, token=token)
+        return Caller(subject=subject, token=minter.mint(permissions=permissions, sub=subject))
 
     return make
 

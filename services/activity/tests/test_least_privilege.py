@@ -4,66 +4,34 @@ that role, whatever the triggers say, and it needs nothing more to do its work."
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from sqlalchemy.engine import make_url
 
 from activity_service.consumer import create_consumer, create_redis
 from activity_service.main import create_app
 from activity_service.settings import ActivitySettings
 from common.db import Database
 from common.security import JwksSource
+from common.testing.contracts import LeastPrivilegeContract
 
 from .conftest import API, Caller, MakeEvent, Trail
 
 
-async def _admin(database_url: str, *statements: str) -> None:
-    connection = await asyncpg.connect(database_url.replace("+asyncpg", ""))
-    try:
-        for statement in statements:
-            await connection.execute(statement)
-    finally:
-        await connection.close()
+class TestLeastPrivilege(LeastPrivilegeContract):
+    service = "activity"
+    grants = "SELECT, INSERT"
 
+    @pytest.fixture
+    def restricted_settings(
+        self, settings: ActivitySettings, restricted_url: str
+    ) -> ActivitySettings:
+        return settings.model_copy(update={"database_url": restricted_url})
 
-@pytest.fixture
-async def app_role(clean_database: str) -> AsyncIterator[str]:
-    """A login role with the runbook's grants on the `activity` schema, dropped afterwards."""
-    role = f"activity_app_{uuid.uuid4().hex[:8]}"
-    await _admin(
-        clean_database,
-        f"CREATE ROLE {role} LOGIN",
-        f"GRANT USAGE ON SCHEMA activity TO {role}",
-        f"GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA activity TO {role}",
-    )
-    try:
-        yield role
-    finally:
-        await _admin(clean_database, f"DROP OWNED BY {role}", f"DROP ROLE {role}")
-
-
-@pytest.fixture
-def restricted_settings(settings: ActivitySettings, app_role: str) -> ActivitySettings:
-    url = make_url(settings.database_url).set(username=app_role)
-    return settings.model_copy(update={"database_url": url.render_as_string(hide_password=False)})
-
-
-@pytest.fixture
-async def restricted(restricted_settings: ActivitySettings) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(restricted_settings.database_url.replace("+asyncpg", ""))
-    try:
-        yield connection
-    finally:
-        await connection.close()
-
-
-class TestLeastPrivilege:
     async def test_the_consumer_and_the_api_need_only_select_and_insert(
         self,
         restricted_settings: ActivitySettings,
@@ -121,17 +89,6 @@ class TestLeastPrivilege:
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await restricted.execute(statement)
 
-    @pytest.mark.parametrize(
-        "statement",
-        [
-            "ALTER TABLE activity.event DISABLE TRIGGER USER",
-            "DROP TRIGGER event_refuse_update_delete ON activity.event",
-            "DROP TABLE activity.event",
-            "CREATE TABLE activity.sneaky (id int)",
-        ],
-    )
-    async def test_the_role_cannot_get_the_triggers_out_of_the_way(
-        self, restricted: asyncpg.Connection, statement: str
-    ) -> None:
+    async def test_the_role_cannot_drop_the_triggers(self, restricted: asyncpg.Connection) -> None:
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
-            await restricted.execute(statement)
+            await restricted.execute("DROP TRIGGER event_refuse_update_delete ON activity.event")

@@ -18,32 +18,23 @@ from typing import Any
 
 import httpx
 from fastapi import APIRouter, FastAPI
-from fastapi.middleware.cors import CORSMiddleware
-from fastapi.middleware.gzip import GZipMiddleware
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from common.audit import OutboxMixin, OutboxRelay, RelayMetrics, stop_relay
 from common.db.session import Database
-from common.error_handlers import UnhandledErrorMiddleware, install_error_handlers
+from common.error_handlers import install_error_handlers
 from common.health import ReadinessChecks
 from common.health import router as health_router
 from common.logging import configure_logging
-from common.metrics import HttpMetrics, MetricsMiddleware, metrics_router
-from common.middleware import (
-    REQUEST_ID_HEADER,
-    BodySizeLimitMiddleware,
-    HeaderSizeLimitMiddleware,
-    RequestContextMiddleware,
-    SecurityHeadersMiddleware,
-    TrustedHostMiddleware,
-)
+from common.metrics import HttpMetrics, metrics_router
 from common.redis import KeySpace, create_redis
 from common.runtime import ServiceCore, attach_core, attach_runtime
 from common.schemas import error_responses
 from common.security.jwks import JwksSource, TokenVerifier, http_jwks_source
 from common.security.revocation import RevocationFeed, RevocationList
+from common.service_middleware import ServiceMiddleware
 from common.settings import ServiceSettings
 
 logger = logging.getLogger(__name__)
@@ -218,39 +209,22 @@ def create_service_app(
 
 
 def _install_middleware(app: FastAPI, settings: ServiceSettings) -> CollectorRegistry | None:
-    """Added innermost first: each add_middleware wraps everything added before it. Returns
-    the metrics registry (None with METRICS_ENABLED=false)."""
-    registry = None
-    app.add_middleware(UnhandledErrorMiddleware)
-    app.add_middleware(GZipMiddleware, minimum_size=1024)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_size)
-    if settings.metrics_enabled:
-        registry = CollectorRegistry()
+    """The shared middleware, in one pass (`common.service_middleware`). Returns the metrics
+    registry (None with METRICS_ENABLED=false)."""
+    registry = CollectorRegistry() if settings.metrics_enabled else None
+    if registry is not None:
         app.include_router(metrics_router(registry))
-        app.add_middleware(MetricsMiddleware, metrics=HttpMetrics(registry), exclude=("/metrics",))
-    if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type", REQUEST_ID_HEADER],
-            expose_headers=[REQUEST_ID_HEADER, "Retry-After"],
-            max_age=600,
-        )
-    if "*" not in settings.trusted_hosts:
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)
     app.add_middleware(
-        HeaderSizeLimitMiddleware,
-        max_total_bytes=settings.max_headers_size,
-        max_field_bytes=settings.max_header_field_size,
-    )
-    app.add_middleware(
-        SecurityHeadersMiddleware,
+        ServiceMiddleware,
+        max_headers_size=settings.max_headers_size,
+        max_header_field_size=settings.max_header_field_size,
+        max_body_size=settings.max_body_size,
+        trusted_hosts=settings.trusted_hosts,
+        cors_origins=settings.cors_origins,
+        metrics=HttpMetrics(registry) if registry is not None else None,
+        metrics_exclude=("/metrics",),
         hsts=settings.is_production,
         docs_paths=("/docs", "/redoc"),
-    )
-    app.add_middleware(
-        RequestContextMiddleware,
         access_log=settings.access_log,
         trusted_proxies=settings.trusted_proxy_networks,
     )

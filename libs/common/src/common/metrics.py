@@ -23,7 +23,10 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 
 
 class HttpMetrics:
-    """The collectors, made once per app in its own registry."""
+    """The collectors, made once per app in its own registry.
+
+    `observe` keeps the labelled children it has used: `labels(...)` validates the values and
+    takes a lock on every call, which cost more than the counting itself."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
@@ -40,20 +43,35 @@ class HttpMetrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
+        self._counters: dict[tuple[str, str, int], Counter] = {}
+        self._latencies: dict[tuple[str, str], Histogram] = {}
+
+    def observe(self, method: str, handler: str, status: int, seconds: float) -> None:
+        """Count one request (status grouped as `2xx`...) and observe its duration."""
+        klass = status // 100
+        counter = self._counters.get((method, handler, klass))
+        if counter is None:
+            counter = self._counters[method, handler, klass] = self.requests.labels(
+                method, handler, f"{klass}xx"
+            )
+        latency = self._latencies.get((method, handler))
+        if latency is None:
+            latency = self._latencies[method, handler] = self.latency.labels(method, handler)
+        counter.inc()
+        latency.observe(seconds)
 
 
-class MetricsMiddleware:
-    def __init__(self, app: ASGIApp, *, metrics: HttpMetrics, exclude: tuple[str, ...]) -> None:
-        self.app = app
-        self.metrics = metrics
-        self.exclude = frozenset(exclude)
+class RouteLabels:
+    """The handler label of a request: the template of the route that served it, with the
+    prefixes of the routers it was included under.
+
+    The route in the scope knows only its own template (`/users/{user_id}`); the part of the
+    path its router's prefixes matched is found once per route and remembered."""
+
+    def __init__(self) -> None:
         self._prefixes: dict[int, str] = {}
 
-    def _handler(self, scope: Scope) -> str:
-        """The route's template with the prefixes of the routers it was included under.
-
-        The route in the scope knows only its own template (`/users/{user_id}`); the part of the
-        path its router's prefixes matched is found once per route and remembered."""
+    def handler(self, scope: Scope) -> str:
         route = scope.get("route")
         template = getattr(route, "path_format", None)
         regex = getattr(route, "path_regex", None)
@@ -71,6 +89,17 @@ class MetricsMiddleware:
             start = path.find("/", start + 1)
         return template
 
+
+class MetricsMiddleware:
+    """The metrics as a middleware of its own; `create_service_app` records them in
+    `common.service_middleware.ServiceMiddleware`'s one pass instead."""
+
+    def __init__(self, app: ASGIApp, *, metrics: HttpMetrics, exclude: tuple[str, ...]) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.exclude = frozenset(exclude)
+        self.labels = RouteLabels()
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self.exclude:
             await self.app(scope, receive, send)
@@ -87,10 +116,12 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_with_status)
         finally:
-            handler = self._handler(scope)
-            method = scope["method"]
-            self.metrics.requests.labels(method, handler, f"{status // 100}xx").inc()
-            self.metrics.latency.labels(method, handler).observe(time.perf_counter() - started)
+            self.metrics.observe(
+                scope["method"],
+                self.labels.handler(scope),
+                status,
+                time.perf_counter() - started,
+            )
 
 
 def metrics_router(registry: CollectorRegistry) -> APIRouter:

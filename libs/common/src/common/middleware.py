@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Sequence
 
+from fastapi.responses import JSONResponse
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -43,6 +44,23 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+def request_id_for(incoming: str | None) -> str:
+    """The caller's id when it is safe to repeat in logs and headers, a new one otherwise."""
+    return incoming if incoming and _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+
+
+def log_access(scope: Scope, status_code: int, started: float) -> None:
+    """The access-log line of a request that began at `started` (perf_counter)."""
+    access_logger.info(
+        '%s "%s %s" %d %.1fms',
+        scope["client"][0] if scope.get("client") else "-",
+        scope["method"],
+        scope["path"],
+        status_code,
+        (time.perf_counter() - started) * 1000,
+    )
+
+
 class RequestContextMiddleware:
     def __init__(
         self,
@@ -59,11 +77,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = _header(scope, _REQUEST_ID_HEADER_RAW)
-        # A caller's id is kept only when it is safe to repeat in logs and headers.
-        request_id = (
-            incoming if incoming and _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        )
+        request_id = request_id_for(_header(scope, _REQUEST_ID_HEADER_RAW))
         scope.setdefault("state", {})["request_id"] = request_id
         token = request_id_var.set(request_id)
         request = enter_request(scope, self.trusted_proxies)
@@ -84,14 +98,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_with_context)
         finally:
             if self.access_log:
-                access_logger.info(
-                    '%s "%s %s" %d %.1fms',
-                    scope["client"][0] if scope.get("client") else "-",
-                    scope["method"],
-                    scope["path"],
-                    status_code,
-                    (time.perf_counter() - started) * 1000,
-                )
+                log_access(scope, status_code, started)
             request_id_var.reset(token)
             request_scope_var.reset(request)
 
@@ -114,6 +121,28 @@ _DOCS_CSP = (
 _HSTS = b"max-age=63072000; includeSubDomains"
 
 
+def with_security_headers(
+    raw: list[tuple[bytes, bytes]], *, csp: bytes, hsts: bool
+) -> list[tuple[bytes, bytes]]:
+    """`raw` (a response's headers) plus the headers a JSON API should always send, where the
+    response did not set its own."""
+    present = {key.lower() for key, _ in raw}
+    raw.extend(h for h in _API_HEADERS if h[0] not in present)
+    if b"content-security-policy" not in present:
+        raw.append((b"content-security-policy", csp))
+    # Responses carry tokens and personal data: no cache keeps them unless the route opted in
+    # with its own Cache-Control (the JWKS does).
+    if b"cache-control" not in present:
+        raw.append((b"cache-control", b"no-store"))
+    if hsts:
+        raw.append((b"strict-transport-security", _HSTS))
+    return raw
+
+
+def content_security_policy(path: str, docs_paths: tuple[str, ...]) -> bytes:
+    return _DOCS_CSP if docs_paths and path.startswith(docs_paths) else _STRICT_CSP
+
+
 class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp, *, hsts: bool = False, docs_paths: Sequence[str] = ()) -> None:
         self.app = app
@@ -124,25 +153,32 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        csp = _DOCS_CSP if scope["path"].startswith(self.docs_paths) else _STRICT_CSP
+        csp = content_security_policy(scope["path"], self.docs_paths)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                raw: list[tuple[bytes, bytes]] = list(message.get("headers", []))
-                present = {key.lower() for key, _ in raw}
-                raw.extend(h for h in _API_HEADERS if h[0] not in present)
-                if b"content-security-policy" not in present:
-                    raw.append((b"content-security-policy", csp))
-                # Responses carry tokens and personal data: no cache keeps them unless the
-                # route opted in with its own Cache-Control (the JWKS does).
-                if b"cache-control" not in present:
-                    raw.append((b"cache-control", b"no-store"))
-                if self.hsts:
-                    raw.append((b"strict-transport-security", _HSTS))
-                message["headers"] = raw
+                raw = list(message.get("headers", []))
+                message["headers"] = with_security_headers(raw, csp=csp, hsts=self.hsts)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class HostAllowList:
+    """The hosts a service answers for; `*.example.com` matches sub-domains."""
+
+    def __init__(self, allowed_hosts: Sequence[str]) -> None:
+        self.exact = {h for h in allowed_hosts if not h.startswith("*.")}
+        self.suffixes = tuple(h[1:] for h in allowed_hosts if h.startswith("*."))
+
+    def allows(self, host_header: str | None) -> bool:
+        """Whether the Host header (with or without its port) names an allowed host."""
+        host = (host_header or "").rsplit(":", 1)[0].strip("[]")
+        return host in self.exact or (bool(self.suffixes) and host.endswith(self.suffixes))
+
+
+def invalid_host(request_id: str | None) -> JSONResponse:
+    return error_response(400, "invalid_host", "The Host header is not allowed.", request_id)
 
 
 class TrustedHostMiddleware:
@@ -150,24 +186,13 @@ class TrustedHostMiddleware:
 
     def __init__(self, app: ASGIApp, *, allowed_hosts: Sequence[str]) -> None:
         self.app = app
-        self.exact = {h for h in allowed_hosts if not h.startswith("*.")}
-        self.suffixes = tuple(h[1:] for h in allowed_hosts if h.startswith("*."))
-
-    def _allowed(self, host: str) -> bool:
-        return host in self.exact or (bool(self.suffixes) and host.endswith(self.suffixes))
+        self.hosts = HostAllowList(allowed_hosts)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
+        if scope["type"] not in ("http", "websocket") or self.hosts.allows(_header(scope, b"host")):
             await self.app(scope, receive, send)
             return
-        host = (_header(scope, b"host") or "").rsplit(":", 1)[0].strip("[]")
-        if self._allowed(host):
-            await self.app(scope, receive, send)
-            return
-        response = error_response(
-            400, "invalid_host", "The Host header is not allowed.", request_id_from_scope(scope)
-        )
-        await response(scope, receive, send)
+        await invalid_host(request_id_from_scope(scope))(scope, receive, send)
 
 
 class HeaderSizeLimitMiddleware:
@@ -188,10 +213,10 @@ class HeaderSizeLimitMiddleware:
         for name, value in scope["headers"]:
             size = len(name) + len(value)
             if size > self.max_field_bytes:
-                return f"A request header is larger than {self.max_field_bytes} bytes."
+                return headers_too_large_problem(field_bytes=self.max_field_bytes)
             total += size
         if total > self.max_total_bytes:
-            return f"The request headers are larger than {self.max_total_bytes} bytes."
+            return headers_too_large_problem(total_bytes=self.max_total_bytes)
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -199,8 +224,18 @@ class HeaderSizeLimitMiddleware:
         if problem is None:
             await self.app(scope, receive, send)
             return
-        response = error_response(431, "headers_too_large", problem, request_id_from_scope(scope))
-        await response(scope, receive, send)
+        await headers_too_large(problem, request_id_from_scope(scope))(scope, receive, send)
+
+
+def headers_too_large_problem(*, field_bytes: int = 0, total_bytes: int = 0) -> str:
+    """The message of a 431: one header over `field_bytes`, or all over `total_bytes`."""
+    if field_bytes:
+        return f"A request header is larger than {field_bytes} bytes."
+    return f"The request headers are larger than {total_bytes} bytes."
+
+
+def headers_too_large(problem: str, request_id: str | None) -> JSONResponse:
+    return error_response(431, "headers_too_large", problem, request_id)
 
 
 class BodySizeLimitMiddleware:
@@ -218,23 +253,30 @@ class BodySizeLimitMiddleware:
             return
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            response = error_response(
-                413,
-                "payload_too_large",
-                f"The request body exceeds {self.max_bytes} bytes.",
-                request_id_from_scope(scope),
-            )
+            response = payload_too_large(self.max_bytes, request_id_from_scope(scope))
             await response(scope, receive, send)
             return
-        received = 0
+        await self.app(scope, limited_receive(receive, self.max_bytes), send)
 
-        async def receive_limited() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise HTTPException(413, f"The request body exceeds {self.max_bytes} bytes.")
-            return message
 
-        await self.app(scope, receive_limited, send)
+def payload_too_large(max_bytes: int, request_id: str | None) -> JSONResponse:
+    return error_response(
+        413, "payload_too_large", f"The request body exceeds {max_bytes} bytes.", request_id
+    )
+
+
+def limited_receive(receive: Receive, max_bytes: int) -> Receive:
+    """`receive` that raises a 413 HTTPException (turned into the JSON error by the handler)
+    once the body read so far is over `max_bytes`."""
+    received = 0
+
+    async def receive_limited() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > max_bytes:
+                raise HTTPException(413, f"The request body exceeds {max_bytes} bytes.")
+        return message
+
+    return receive_limited

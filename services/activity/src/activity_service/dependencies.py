@@ -7,15 +7,11 @@ from typing import Annotated
 
 from fastapi import Depends, Query
 
-from activity_service.schemas import (
-    ACTION_PATTERN,
-    IDENTIFIER_PATTERN,
-    NAME_PATTERN,
-    EventFilters,
-)
+from activity_service.schemas import IDENTIFIER_PATTERN, EventFilters
 from activity_service.services.activity import ActivityService
 from activity_service.services.verification import ChainVerifier
 from activity_service.settings import ActivitySettings
+from common.audit.event import ACTION_PATTERN, NAME_PATTERN
 from common.dependencies import CoreDep, EngineDep, SessionDep
 from common.schemas import UtcDateTime
 

@@ -26,10 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from common.audit.event import EVENT_FIELD
 from common.audit.outbox import OutboxMixin
+from common.retry import Backoff, Every
 
 logger = logging.getLogger(__name__)
 
-INITIAL_BACKOFF = 0.1
 METRICS_INTERVAL = 5.0
 
 
@@ -87,7 +87,7 @@ class OutboxRelay:
         self.metrics = metrics
         self.field = field
         self.retention_seconds = retention_seconds
-        self._metrics_at = 0.0
+        self._metrics_due = Every(METRICS_INTERVAL)
         self._stopping = asyncio.Event()
         self._woken = asyncio.Event()
 
@@ -162,35 +162,27 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Relay until `stop()`."""
-        failures = 0
+        backoff = Backoff(
+            f"relay of {self.table.name}",
+            logger,
+            ceiling=self.max_backoff,
+            errors=self.metrics.errors if self.metrics is not None else None,
+        )
         while not self._stopping.is_set():
             try:
                 published = await self.relay_once()
-                if time.monotonic() - self._metrics_at >= METRICS_INTERVAL:
-                    self._metrics_at = time.monotonic()
+                if self._metrics_due.due():
                     await self.update_metrics()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 (any outage: back off, keep the rows)
-                failures += 1
-                if self.metrics is not None:
-                    self.metrics.errors.inc()
-                    # The backlog grows while Redis refuses: say so, if PostgreSQL answers.
-                    with contextlib.suppress(Exception):
-                        await self.update_metrics()
-                delay = min(self.max_backoff, INITIAL_BACKOFF * 2 ** min(failures - 1, 16))
-                if failures == 1 or failures % 10 == 0:
-                    logger.warning(
-                        "audit relay failed %d time(s), retrying in %.1fs: %r",
-                        failures,
-                        delay,
-                        exc,
-                    )
+                delay = backoff.failed(exc)
+                # The backlog grows while Redis refuses: say so, if PostgreSQL answers.
+                with contextlib.suppress(Exception):
+                    await self.update_metrics()
                 await self._pause(delay)
                 continue
-            if failures:
-                logger.info("audit relay recovered after %d failed attempt(s)", failures)
-                failures = 0
+            backoff.recovered()
             if published < self.batch_size:
                 await self._pause(self.idle_interval)
 

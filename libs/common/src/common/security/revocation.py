@@ -34,6 +34,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from common.errors import InvalidToken, ServiceUnavailable
+from common.retry import Backoff
 from common.security.principal import Principal
 
 logger = logging.getLogger(__name__)
@@ -261,23 +262,17 @@ class RevocationFeed:
             await self.read_once()
 
     async def run(self) -> None:
-        failures = 0
+        backoff = Backoff("revocation feed read", logger, ceiling=MAX_BACKOFF_SECONDS)
         while not self._stopping.is_set():
             try:
                 await self.read_once()
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as exc:
-                failures += 1
-                if failures == 1 or failures % 30 == 0:
-                    logger.warning("revocation feed cannot read Redis (%d): %r", failures, exc)
-                delay = min(MAX_BACKOFF_SECONDS, 0.1 * 2 ** min(failures - 1, 10))
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+                    await asyncio.wait_for(self._stopping.wait(), timeout=backoff.failed(exc))
                 continue
-            if failures:
-                logger.info("revocation feed recovered after %d failed reads", failures)
-                failures = 0
+            backoff.recovered()
 
 
 def _text(value: object) -> str:

@@ -1,9 +1,5 @@
 """Assertions every service's tests share."""
 
-# Asserting is what this module is for, and it only runs under pytest: S101 does not apply here
-# any more than in the tests themselves (the per-file ignore covers only `tests/` folders).
-# ruff: noqa: S101
-
 from __future__ import annotations
 
 from collections.abc import Mapping

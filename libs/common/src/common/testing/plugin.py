@@ -1,8 +1,5 @@
-"""Pytest plugin: one database per run, migrated by every service's Alembic history.
-
-Configure in the root pytest options:
-
-    alembic_configs = ["services/auth/alembic.ini", ...]
+"""Pytest plugin: one database per run, migrated by every service's Alembic history (every
+section of the root `alembic.ini`, `common.db.migrations`).
 
 Fixtures:
 - `database_url`: the run's database (created, migrated, dropped at the end).
@@ -29,29 +26,19 @@ import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import asyncpg
 import pytest
 from alembic import command
-from alembic.config import Config
 from redis.asyncio import Redis
 
+from common.db.migrations import service_config, service_sections
 from common.testing.log_scan import LogScan
 
 ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 RUN_ID = uuid.uuid4().hex[:10]
 _test_counter = itertools.count()
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addini(
-        "alembic_configs",
-        type="paths",
-        help="alembic.ini of every service whose migrations the test database gets",
-        default=[],
-    )
 
 
 class LogScanPlugin:
@@ -85,6 +72,8 @@ class LogScanPlugin:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # The services' migrations are the root `alembic.ini`'s, wherever pytest was started.
+    os.environ.setdefault("ALEMBIC_CONFIG", str(config.rootpath / "alembic.ini"))
     config.pluginmanager.register(LogScanPlugin(), "common-log-scan")
 
 
@@ -118,34 +107,28 @@ def drop_database(name: str) -> None:
     asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def alembic_config(database_url: str, alembic_ini: Path) -> Config:
-    """The service's Alembic config pointed at `database_url`, leaving pytest's logging alone."""
-    config = Config(str(alembic_ini))
-    config.set_main_option("sqlalchemy.url", database_url)
-    config.attributes["configure_logger"] = False
-    return config
+def migrate(database_url: str, service: str, revision: str = "head") -> None:
+    """Upgrade `service` (its `alembic.ini` section) in the database at `database_url`."""
+    command.upgrade(service_config(service, database_url=database_url), revision)
 
 
-def migrate(database_url: str, alembic_ini: Path, revision: str = "head") -> None:
-    command.upgrade(alembic_config(database_url, alembic_ini), revision)
-
-
-def downgrade(database_url: str, alembic_ini: Path, revision: str = "base") -> None:
-    command.downgrade(alembic_config(database_url, alembic_ini), revision)
+def downgrade(database_url: str, service: str, revision: str = "base") -> None:
+    command.downgrade(service_config(service, database_url=database_url), revision)
 
 
 @pytest.fixture(scope="session")
-def alembic_configs(pytestconfig: pytest.Config) -> list[Path]:
-    return list(pytestconfig.getini("alembic_configs"))
+def alembic_services() -> list[str]:
+    """The services whose histories the test database gets: every section of `alembic.ini`."""
+    return service_sections()
 
 
 @pytest.fixture(scope="session")
-def database_url(alembic_configs: list[Path]) -> Iterator[str]:
+def database_url(alembic_services: list[str]) -> Iterator[str]:
     name = f"test_{RUN_ID}"
     url = create_database(name)
     try:
-        for alembic_ini in alembic_configs:
-            migrate(url, alembic_ini)
+        for service in alembic_services:
+            migrate(url, service)
         yield url
     finally:
         drop_database(name)

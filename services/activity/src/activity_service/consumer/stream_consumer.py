@@ -45,10 +45,10 @@ from activity_service.consumer.entries import (
 from activity_service.consumer.metrics import ConsumerMetrics
 from activity_service.services.chain_writer import ChainWriter, RejectedBatch
 from activity_service.services.event_rows import NewEvent
+from common.retry import Backoff, Every
 
 logger = logging.getLogger(__name__)
 
-INITIAL_BACKOFF = 0.1
 # Tries of a batch kept in memory after an outage; with the doubling backoff, a few seconds.
 MAX_RETRIES_FROM_MEMORY = 5
 METRICS_INTERVAL = 5.0
@@ -89,7 +89,7 @@ class AuditConsumer:
         self._retries = 0  # tries of `_retry` from memory so far
         self._claim_cursor = _SCAN_DONE
         self._next_claim = 0.0  # the first round looks for entries a dead consumer left
-        self._metrics_at = 0.0
+        self._metrics_due = Every(METRICS_INTERVAL)
 
     async def ensure_group(self) -> None:
         """The group reads the stream from its first entry; creating it again is a no-op."""
@@ -102,7 +102,12 @@ class AuditConsumer:
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set; the round under way is finished (stored, acknowledged)
         first. Outages are waited out with a doubling backoff."""
-        failures = 0
+        backoff = Backoff(
+            "audit consumer round",
+            logger,
+            ceiling=self.max_backoff,
+            errors=self.metrics.errors if self.metrics is not None else None,
+        )
         ready = False
         while not stop.is_set():
             try:
@@ -111,27 +116,14 @@ class AuditConsumer:
                     ready = True
                 await self.step()
                 await self._update_metrics()
-            except Exception as exc:
-                failures += 1
-                if self.metrics is not None:
-                    self.metrics.errors.inc()
+            except Exception as exc:  # noqa: BLE001 (any outage: back off, entries stay pending)
                 if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):
                     ready = False  # the stream or group was deleted: create it again
-                delay = min(self.max_backoff, INITIAL_BACKOFF * 2 ** min(failures - 1, 16))
-                if failures == 1 or failures % 10 == 0:
-                    logger.warning(
-                        "audit consumer round failed %d time(s), retrying in %.1fs: %r",
-                        failures,
-                        delay,
-                        exc,
-                        exc_info=failures == 1,
-                    )
+                delay = backoff.failed(exc)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), delay)
                 continue
-            if failures:
-                logger.info("audit consumer recovered after %d failed round(s)", failures)
-                failures = 0
+            backoff.recovered()
         await self._leave()
 
     async def step(self) -> int:
@@ -270,9 +262,8 @@ class AuditConsumer:
             )
 
     async def _update_metrics(self) -> None:
-        if self.metrics is None or time.monotonic() - self._metrics_at < METRICS_INTERVAL:
+        if self.metrics is None or not self._metrics_due.due():
             return
-        self._metrics_at = time.monotonic()
         for group in await self.redis.xinfo_groups(self.stream):
             if group["name"] in (self.group, self.group.encode()):
                 self.metrics.pending.set(group["pending"])

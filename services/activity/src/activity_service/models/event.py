@@ -2,16 +2,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
 from sqlalchemy import BigInteger, CheckConstraint, DateTime, Index, String, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from activity_service.models.base import ActivityBase
-
-OUTCOMES: Final = ("success", "failure")
-ACTOR_TYPES: Final = ("user", "service", "system", "anonymous")
+from common.audit.event import ACTOR_TYPES, OUTCOMES
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:

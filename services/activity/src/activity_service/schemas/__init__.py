@@ -6,18 +6,11 @@ from activity_service.schemas.event import (
     ResourceResponse,
     column_values,
 )
-from activity_service.schemas.filters import (
-    ACTION_PATTERN,
-    IDENTIFIER_PATTERN,
-    NAME_PATTERN,
-    EventFilters,
-)
+from activity_service.schemas.filters import IDENTIFIER_PATTERN, EventFilters
 from activity_service.schemas.verify import ChainBrokenResponse, ChainIntactResponse, VerifyResponse
 
 __all__ = [
-    "ACTION_PATTERN",
     "IDENTIFIER_PATTERN",
-    "NAME_PATTERN",
     "ActorResponse",
     "ChainBrokenResponse",
     "ChainIntactResponse",

@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import JsonValue, model_validator
 
 from activity_service.models import Event
+from common.audit.event import ActorType, Outcome
 from common.schemas import ResponseModel
 
 # Column name -> attribute name on the model (the `metadata` column is `Event.metadata_`).
@@ -29,7 +30,7 @@ def column_values(source: Any) -> dict[str, Any]:
 
 
 class ActorResponse(ResponseModel):
-    type: Literal["user", "service", "system", "anonymous"]
+    type: ActorType
     id: str | None
     ip: str | None
     user_agent: str | None
@@ -48,7 +49,7 @@ class EventResponse(ResponseModel):
     occurred_at: datetime
     service: str
     action: str
-    outcome: Literal["success", "failure"]
+    outcome: Outcome
     actor: ActorResponse
     resource: ResourceResponse | None
     request_id: str | None

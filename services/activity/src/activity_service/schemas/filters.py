@@ -9,8 +9,6 @@ from typing import Final
 # What the filters accept. Producers' identifiers are UUIDs, `service:<name>` and the like;
 # anything else (quotes, spaces, semicolons, SQL) is refused with 422 before it reaches a query.
 IDENTIFIER_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._:@/+=-]*$"
-ACTION_PATTERN: Final = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){1,5}$"
-NAME_PATTERN: Final = r"^[a-z][a-z0-9_-]*$"
 
 
 @dataclass(frozen=True, slots=True)

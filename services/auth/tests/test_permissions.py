@@ -1,13 +1,11 @@
 """The permission contract: auth's routes check exactly the permissions auth declares in the
-shared catalog (`common.permissions.auth`)."""
+shared catalog (`common.permissions.auth`), and the catalog has them all."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-
 from common.permissions import auth
-from common.testing import assert_permissions_catalogued
+from common.testing.contracts import PermissionContract
 
 
-async def test_routes_check_only_catalogued_permissions(app: FastAPI) -> None:
-    assert assert_permissions_catalogued(app) == set(auth.PERMISSIONS)
+class TestPermissions(PermissionContract):
+    permissions = auth.PERMISSIONS

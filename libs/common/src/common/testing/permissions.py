@@ -2,9 +2,6 @@
 its app runs names a permission of the shared catalog (`common.permissions.CATALOG`), so auth
 seeds it and an administrator can grant it."""
 
-# Asserting is what this module is for, and it only runs under pytest (see assertions.py).
-# ruff: noqa: S101
-
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
+from common.permissions import CATALOG, SYSTEM_ROLES
 from common.testing import assert_error
 
 from .test_users import make_plain_admin
@@ -55,6 +56,19 @@ class TestSeededRoles:
             "release_notes:read",
         }
         assert set(roles["admin"]["permissions"]) < set(roles["super_admin"]["permissions"])
+
+    async def test_seeds_the_shared_catalog_and_grants_only_from_it(
+        self, client: httpx.AsyncClient, admin: Any
+    ) -> None:
+        permissions = await client.get(
+            f"{API}/permissions", params={"limit": 100}, headers=admin.headers
+        )
+        roles = await client.get(f"{API}/roles", headers=admin.headers)
+
+        catalog = {p["name"]: p["description"] for p in permissions.json()["items"]}
+        assert catalog == dict(CATALOG)
+        for role in roles.json()["items"]:
+            assert set(role["permissions"]) == SYSTEM_ROLES[role["name"]][1]
 
 
 class TestCreateRole:

@@ -3,6 +3,7 @@
 from common.security.dependencies import (
     TOKEN_URL,
     CurrentPrincipal,
+    PermissionCheck,
     bearer_scheme,
     get_principal,
     require_permission,
@@ -33,6 +34,7 @@ __all__ = [
     "CurrentPrincipal",
     "JwksSource",
     "JwksUnavailable",
+    "PermissionCheck",
     "Principal",
     "Revocation",
     "RevocationFeed",

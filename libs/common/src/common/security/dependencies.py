@@ -34,13 +34,24 @@ async def get_principal(
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-def require_permission(*permissions: str) -> params.Depends:
-    """A dependency that answers 403 unless the caller holds every one of `permissions`:
-    `Annotated[Principal, require_permission("users:read")]` is the caller, checked."""
+class PermissionCheck:
+    """The dependency behind `require_permission`: answers 403 unless the caller holds every one
+    of `permissions`, and keeps them readable (`route.dependant` walks find them, so a contract
+    test can hold every check against the permission catalog)."""
 
-    async def check(principal: CurrentPrincipal) -> Principal:
-        if not principal.has_permissions(*permissions):
+    def __init__(self, *permissions: str) -> None:
+        self.permissions: tuple[str, ...] = permissions
+
+    async def __call__(self, principal: CurrentPrincipal) -> Principal:
+        if not principal.has_permissions(*self.permissions):
             raise PermissionDenied
         return principal
 
-    return params.Depends(check)
+    def __repr__(self) -> str:
+        return f"PermissionCheck{self.permissions!r}"
+
+
+def require_permission(*permissions: str) -> params.Depends:
+    """A dependency that answers 403 unless the caller holds every one of `permissions`:
+    `Annotated[Principal, require_permission("users:read")]` is the caller, checked."""
+    return params.Depends(PermissionCheck(*permissions))

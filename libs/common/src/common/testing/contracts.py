@@ -6,6 +6,9 @@
     class TestLeastPrivilege(LeastPrivilegeContract):
         service = "auth"
 
+    class TestPermissions(PermissionContract):
+        permissions = common.permissions.auth.PERMISSIONS
+
 `service` is the service's section of `alembic.ini`. A subclass adds the service's own cases
 (the fixtures `scratch_database`, `restricted_url` and `restricted` are there for them).
 """
@@ -13,18 +16,20 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any, ClassVar
 
 import asyncpg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from fastapi import FastAPI
 from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from common.db.migrations import ServiceHistory, service_config, service_sections
+from common.testing.permissions import assert_permissions_catalogued
 from common.testing.plugin import create_database, downgrade, drop_database, migrate
 
 
@@ -159,3 +164,14 @@ class LeastPrivilegeContract:
         for table in tables:
             with pytest.raises(asyncpg.InsufficientPrivilegeError):
                 await restricted.fetch(f"SELECT 1 FROM {table} LIMIT 1")  # noqa: S608 (catalog)
+
+
+class PermissionContract:
+    """Every permission the service's routes require is in the shared catalog, and they are
+    exactly the ones of the service's own module of it (`permissions`, from
+    `common.permissions.<service>`; decision 0012). Uses the service's `app` fixture."""
+
+    permissions: ClassVar[Mapping[str, str]]
+
+    async def test_routes_check_only_catalogued_permissions(self, app: FastAPI) -> None:
+        assert assert_permissions_catalogued(app) == set(self.permissions)

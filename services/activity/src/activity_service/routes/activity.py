@@ -15,7 +15,6 @@ from activity_service.dependencies import (
     FiltersDep,
     OwnFiltersDep,
 )
-from activity_service.permissions import ACTIVITY_READ
 from activity_service.schemas import (
     ChainBrokenResponse,
     ChainIntactResponse,
@@ -26,12 +25,11 @@ from activity_service.services.export import ExportFormat
 from activity_service.services.verification import ChainBroken
 from common.db import PageResponse
 from common.dependencies import PageParamsDep
+from common.permissions.activity import ActivityReader
 from common.schemas import error_responses
-from common.security import CurrentPrincipal, Principal, require_permission
+from common.security import CurrentPrincipal
 
 router = APIRouter(prefix="/activity", tags=["activity"])
-
-Reader = Annotated[Principal, require_permission(ACTIVITY_READ)]
 
 
 @router.get(
@@ -41,7 +39,7 @@ Reader = Annotated[Principal, require_permission(ACTIVITY_READ)]
     summary="Everyone's events, newest first",
 )
 async def list_events(
-    _: Reader, activity: ActivityServiceDep, filters: FiltersDep, page: PageParamsDep
+    _: ActivityReader, activity: ActivityServiceDep, filters: FiltersDep, page: PageParamsDep
 ) -> PageResponse[EventResponse]:
     result = await activity.search(filters=filters, params=page)
     return PageResponse[EventResponse].from_page(result)
@@ -70,7 +68,7 @@ async def list_own_events(
     summary="Check the hash chain, whole or from_seq..to_seq",
 )
 async def verify_chain(
-    _: Reader,
+    _: ActivityReader,
     verifier: ChainVerifierDep,
     from_seq: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
     to_seq: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
@@ -94,7 +92,7 @@ async def verify_chain(
     summary="Download the matching events as NDJSON or CSV",
 )
 async def export_events(
-    _: Reader,
+    _: ActivityReader,
     activity: ActivityServiceDep,
     filters: FiltersDep,
     export_format: Annotated[ExportFormat, Query(alias="format")] = ExportFormat.NDJSON,

@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from activity_service.crud import EventRepository
 from activity_service.exceptions import EventNotFound, InvalidTimeRange
 from activity_service.models import Event
-from activity_service.permissions import ACTIVITY_READ
 from activity_service.schemas import EventFilters
 from activity_service.services.export import (
     FORMATS,
@@ -24,6 +23,7 @@ from activity_service.services.export import (
     ndjson_lines,
 )
 from common.db import Page, PageParams
+from common.permissions.activity import ACTIVITY_READ
 from common.security import Principal
 
 

@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
 from fastapi import APIRouter, status
 
 from auth_service.dependencies import RoleServiceDep
-from auth_service.permissions import ROLES_READ, ROLES_WRITE
 from auth_service.schemas import PermissionResponse, RoleCreate, RoleResponse, RoleUpdate
 from common.db import PageResponse
 from common.dependencies import PageParamsDep
+from common.permissions.auth import RolesReader, RolesWriter
 from common.schemas import error_responses
-from common.security import Principal, require_permission
 
 router = APIRouter(tags=["roles"])
-
-Reader = Annotated[Principal, require_permission(ROLES_READ)]
-Writer = Annotated[Principal, require_permission(ROLES_WRITE)]
 
 
 @router.get(
@@ -28,7 +23,7 @@ Writer = Annotated[Principal, require_permission(ROLES_WRITE)]
     summary="List roles by name",
 )
 async def list_roles(
-    principal: Reader, roles: RoleServiceDep, page: PageParamsDep
+    principal: RolesReader, roles: RoleServiceDep, page: PageParamsDep
 ) -> PageResponse[RoleResponse]:
     return PageResponse[RoleResponse].from_page(await roles.page(principal=principal, params=page))
 
@@ -39,7 +34,9 @@ async def list_roles(
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(401, 403, 409, 422),
 )
-async def create_role(data: RoleCreate, principal: Writer, roles: RoleServiceDep) -> RoleResponse:
+async def create_role(
+    data: RoleCreate, principal: RolesWriter, roles: RoleServiceDep
+) -> RoleResponse:
     role = await roles.create(data=data, principal=principal)
     return RoleResponse.model_validate(role)
 
@@ -47,7 +44,9 @@ async def create_role(data: RoleCreate, principal: Writer, roles: RoleServiceDep
 @router.get(
     "/roles/{role_id}", response_model=RoleResponse, responses=error_responses(401, 403, 404)
 )
-async def read_role(role_id: uuid.UUID, principal: Reader, roles: RoleServiceDep) -> RoleResponse:
+async def read_role(
+    role_id: uuid.UUID, principal: RolesReader, roles: RoleServiceDep
+) -> RoleResponse:
     return RoleResponse.model_validate(await roles.get(role_id, principal=principal))
 
 
@@ -59,7 +58,7 @@ async def read_role(role_id: uuid.UUID, principal: Reader, roles: RoleServiceDep
 async def update_role(
     role_id: uuid.UUID,
     data: RoleUpdate,
-    principal: Writer,
+    principal: RolesWriter,
     roles: RoleServiceDep,
 ) -> RoleResponse:
     role = await roles.update(role_id, data=data, principal=principal)
@@ -71,7 +70,7 @@ async def update_role(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(401, 403, 404, 409),
 )
-async def delete_role(role_id: uuid.UUID, principal: Writer, roles: RoleServiceDep) -> None:
+async def delete_role(role_id: uuid.UUID, principal: RolesWriter, roles: RoleServiceDep) -> None:
     await roles.delete(role_id, principal=principal)
 
 
@@ -82,7 +81,7 @@ async def delete_role(role_id: uuid.UUID, principal: Writer, roles: RoleServiceD
     summary="The permission catalog",
 )
 async def list_permissions(
-    principal: Reader, roles: RoleServiceDep, page: PageParamsDep
+    principal: RolesReader, roles: RoleServiceDep, page: PageParamsDep
 ) -> PageResponse[PermissionResponse]:
     return PageResponse[PermissionResponse].from_page(
         await roles.permissions(principal=principal, params=page)

@@ -9,17 +9,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from auth_service.dependencies import UserAdminServiceDep
-from auth_service.permissions import USERS_READ, USERS_WRITE
 from auth_service.schemas import UserAdminUpdate, UserResponse, UserRolesUpdate
 from common.db import PageResponse
 from common.dependencies import PageParamsDep
+from common.permissions.auth import UsersReader, UsersWriter
 from common.schemas import error_responses
-from common.security import Principal, require_permission
 
 router = APIRouter(prefix="/users", tags=["users"])
-
-Reader = Annotated[Principal, require_permission(USERS_READ)]
-Writer = Annotated[Principal, require_permission(USERS_WRITE)]
 
 
 @router.get(
@@ -30,7 +26,7 @@ Writer = Annotated[Principal, require_permission(USERS_WRITE)]
 )
 async def list_users(
     *,
-    principal: Reader,
+    principal: UsersReader,
     users: UserAdminServiceDep,
     page: PageParamsDep,
     q: Annotated[
@@ -47,7 +43,7 @@ async def list_users(
 
 @router.get("/{user_id}", response_model=UserResponse, responses=error_responses(401, 403, 404))
 async def read_user(
-    user_id: uuid.UUID, principal: Reader, users: UserAdminServiceDep
+    user_id: uuid.UUID, principal: UsersReader, users: UserAdminServiceDep
 ) -> UserResponse:
     return UserResponse.model_validate(await users.get(user_id, principal=principal))
 
@@ -61,7 +57,7 @@ async def read_user(
 async def update_user(
     user_id: uuid.UUID,
     data: UserAdminUpdate,
-    principal: Writer,
+    principal: UsersWriter,
     users: UserAdminServiceDep,
 ) -> UserResponse:
     user = await users.update(user_id, data=data, principal=principal)
@@ -77,7 +73,7 @@ async def update_user(
 async def set_user_roles(
     user_id: uuid.UUID,
     data: UserRolesUpdate,
-    principal: Writer,
+    principal: UsersWriter,
     users: UserAdminServiceDep,
 ) -> UserResponse:
     user = await users.set_roles(user_id, role_names=data.roles, principal=principal)

@@ -15,11 +15,11 @@ from auth_service.crud import (
 )
 from auth_service.exceptions import AccountExists
 from auth_service.models import Role, User
-from auth_service.permissions import SUPER_ADMIN
 from auth_service.services.passwords import PasswordHasher, PasswordPolicy
 from auth_service.services.revocations import AccessRevocations
 from common.audit import SYSTEM
 from common.db import utcnow
+from common.permissions import SUPER_ADMIN
 
 
 class AdminAccounts:

@@ -23,8 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auth_service.crud import ServiceClientRepository, UserRepository
 from auth_service.exceptions import AccountInactive, OwnAccountProtected, PrivilegeEscalation
 from auth_service.models import Role
-from auth_service.permissions import SUPER_ADMIN
 from common.errors import InvalidToken, PermissionDenied
+from common.permissions import SUPER_ADMIN
 from common.security import SERVICE_SUBJECT_PREFIX, Principal
 
 

@@ -21,7 +21,6 @@ from auth_service.audit import Action, recorder, user_resource
 from auth_service.crud import RoleRepository, UserRepository
 from auth_service.exceptions import EmailTaken
 from auth_service.models import Role, User
-from auth_service.permissions import DEFAULT_ROLE
 from auth_service.schemas import RegisterRequest
 from auth_service.services.attempts import AddressLimit, MailRequests
 from auth_service.services.mail_requests import queue_quietly
@@ -29,6 +28,7 @@ from auth_service.services.notifications import AccountMail, MailQueue
 from auth_service.services.passwords import PasswordHasher, PasswordPolicy
 from common.audit import anonymous, user_actor
 from common.errors import RateLimited
+from common.permissions import DEFAULT_ROLE
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,12 +23,13 @@ from auth_service.exceptions import (
     UnknownPermission,
 )
 from auth_service.models import Permission, Role
-from auth_service.permissions import ROLES_READ, ROLES_WRITE, SUPER_ADMIN
 from auth_service.schemas import RoleCreate, RoleUpdate
 from auth_service.services.authorization import Authorizer, ensure_holds
 from auth_service.services.revocations import AccessRevocations
 from common.audit import principal_actor
 from common.db import Page, PageParams, utcnow
+from common.permissions import SUPER_ADMIN
+from common.permissions.auth import ROLES_READ, ROLES_WRITE
 from common.security import Principal
 
 

@@ -12,7 +12,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth_service.crud import PermissionRepository, RoleRepository
-from auth_service.permissions import CATALOG, SUPER_ADMIN, SYSTEM_ROLES
+from common.permissions import CATALOG, SUPER_ADMIN, SYSTEM_ROLES
 
 
 class SeedService:

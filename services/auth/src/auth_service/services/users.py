@@ -16,7 +16,6 @@ from auth_service.audit import Action, recorder, user_resource
 from auth_service.crud import RefreshTokenRepository, RoleRepository, UserRepository
 from auth_service.exceptions import LastSuperAdmin, PrivilegeEscalation, UnknownRole, UserNotFound
 from auth_service.models import User
-from auth_service.permissions import SUPER_ADMIN, USERS_READ, USERS_WRITE
 from auth_service.schemas import UserAdminUpdate
 from auth_service.services.authorization import (
     Authorizer,
@@ -26,6 +25,8 @@ from auth_service.services.authorization import (
 from auth_service.services.revocations import AccessRevocations
 from common.audit import principal_actor
 from common.db import Page, PageParams, utcnow
+from common.permissions import SUPER_ADMIN
+from common.permissions.auth import USERS_READ, USERS_WRITE
 from common.security import Principal
 
 

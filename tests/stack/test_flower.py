@@ -1,0 +1,157 @@
+"""One Flower watches the workers of every service: Flower runs against `common.celery_monitor`
+(the shared broker, no tasks) and lists a real auth worker and a worker of another service's
+app on the same Redis, as `make dev` starts them (Procfile.dev)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from common.testing import free_port
+
+FLOWER_AUTH = ("flower", "flower-test-password")
+DEADLINE = 60.0  # seconds; it takes a few on an idle machine, more on a loaded CI runner
+
+# A second service with tasks, as release notes or storage will have: its own Celery app and
+# queue from the shared factory, nothing in common with auth's but the broker.
+OTHER_SERVICE = textwrap.dedent(
+    """
+    from common.celery_app import create_celery_app
+    from common.settings import ServiceSettings
+
+    celery_app = create_celery_app("reports", ServiceSettings(service_name="reports"))
+
+
+    @celery_app.task(name="reports.noop")
+    def noop() -> None:
+        pass
+    """
+)
+
+
+@dataclass
+class Process:
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
+
+
+@pytest.fixture
+def start(tmp_path: Path, redis_url: str, redis_prefix: str) -> Iterator[Any]:
+    """Start `celery ARGS...` on the test's Redis and key prefix; stopped at the end."""
+    (tmp_path / "reports_tasks.py").write_text(OTHER_SERVICE)
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "REDIS_KEY_PREFIX": redis_prefix,
+        "ENVIRONMENT": "test",
+        "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])),
+    }
+    env.pop("CELERY_BROKER_URL", None)
+    started: list[Process] = []
+
+    def _start(name: str, *args: str) -> Process:
+        log = tmp_path / f"{name}.log"
+        with log.open("wb") as sink:
+            popen = subprocess.Popen(  # noqa: S603 (our own command lines, no outside input)
+                [sys.executable, "-m", "celery", *args],
+                env=env,
+                cwd=tmp_path,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+            )
+        started.append(Process(popen, log))
+        return started[-1]
+
+    yield _start
+    for process in started:
+        process.popen.terminate()
+    for process in started:
+        try:
+            process.popen.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.popen.kill()
+            process.popen.wait()
+
+
+def worker_args(app: str, queue: str, hostname: str) -> list[str]:
+    return [
+        "-A",
+        app,
+        "worker",
+        "-Q",
+        queue,
+        "-n",
+        hostname,
+        "--pool",
+        "solo",
+        "--without-mingle",
+        "--without-gossip",
+        "--loglevel",
+        "WARNING",
+    ]
+
+
+def test_one_flower_lists_the_workers_of_every_service(start: Any) -> None:
+    port = free_port()
+    flower = start(
+        "flower",
+        "-A",
+        "common.celery_monitor",
+        "flower",
+        f"--port={port}",
+        "--address=127.0.0.1",
+        f"--basic-auth={':'.join(FLOWER_AUTH)}",
+        "--logging=warning",
+    )
+    run = uuid.uuid4().hex[:8]
+    auth_worker = f"auth-{run}@localhost"
+    reports_worker = f"reports-{run}@localhost"
+    workers = [
+        start("auth-worker", *worker_args("auth_service.tasks", "auth", auth_worker)),
+        start("reports-worker", *worker_args("reports_tasks", "reports", reports_worker)),
+    ]
+    processes = [flower, *workers]
+
+    listed: dict[str, Any] = {}
+    alive: dict[str, bool] = {}
+    deadline = time.monotonic() + DEADLINE
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", auth=FLOWER_AUTH, timeout=5) as http:
+        while time.monotonic() < deadline:
+            exited = [p for p in processes if p.popen.poll() is not None]
+            assert not exited, [(p.log.name, p.output()) for p in exited]
+            try:
+                # `refresh` asks the workers over the broker (inspect); `status` is what Flower
+                # follows from their events.
+                listed = http.get("/api/workers", params={"refresh": 1}).json()
+                alive = http.get("/api/workers", params={"status": 1}).json()
+            except (httpx.TransportError, ValueError):
+                pass  # Flower still starting, or a 503 while a worker joins
+            if {auth_worker, reports_worker} <= listed.keys() and all(
+                alive.get(name) for name in (auth_worker, reports_worker)
+            ):
+                break
+            time.sleep(0.5)
+
+    assert {auth_worker, reports_worker} <= listed.keys(), (
+        sorted(listed),
+        [(p.log.name, p.output()) for p in processes],
+    )
+    assert alive[auth_worker] is True
+    assert alive[reports_worker] is True
+    assert "auth" in {queue["name"] for queue in listed[auth_worker]["active_queues"]}
+    assert "reports" in {queue["name"] for queue in listed[reports_worker]["active_queues"]}

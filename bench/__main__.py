@@ -13,7 +13,7 @@ import shlex
 import sys
 
 from bench.benchmarks import BENCHMARKS
-from bench.environment import EnvironmentFailed
+from bench.environment import EnvironmentFailed, migrated_template
 from bench.report import Report, render_text
 from bench.results import write_results
 from bench.runner import LoadFailed, Options
@@ -28,24 +28,12 @@ def _setting(text: str) -> tuple[str, str]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench",
-        description="Load benchmarks of the services; results go to bench/RESULTS.md.",
-    )
-    parser.add_argument(
-        "names",
-        nargs="*",
-        metavar="NAME",
-        help=f"benchmarks to run, default all: {', '.join(BENCHMARKS)}",
-    )
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
-    parser.add_argument(
-        "--duration",
-        type=float,
-        default=4.0,
-        help="measured seconds per candidate and round (default 4)",
-    )
-    parser.add_argument(
+    parser = argparse.ArgumentParser(prog="python -m bench", description="Load benchmarks.")
+    add = parser.add_argument
+    add("names", nargs="*", metavar="NAME", help=f"default all: {', '.join(BENCHMARKS)}")
+    add("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    add("--duration", type=float, default=4.0, help="measured seconds per round (default 4)")
+    add(
         "--server-env",
         type=_setting,
         action="append",
@@ -53,18 +41,20 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="a setting added to every benched server, e.g. PASSWORD_HASH_CONCURRENCY=1",
     )
-    parser.add_argument("--no-write", action="store_true", help="leave RESULTS.md alone")
+    add("--scale", type=float, default=1.0, help="warm-ups and set-up sizes, <1 for smoke runs")
+    add("--no-write", action="store_true", help="leave RESULTS.md alone")
     return parser
 
 
 async def _run(names: list[str], options: Options) -> list[Report]:
     reports = []
-    for name in names:
-        sys.stderr.write(f"-- {name}\n")
-        report = await BENCHMARKS[name](options)
-        sys.stdout.write(render_text(report) + "\n\n")
-        sys.stdout.flush()
-        reports.append(report)
+    async with migrated_template():
+        for name in names:
+            sys.stderr.write(f"-- {name}\n")
+            report = await BENCHMARKS[name](options)
+            sys.stdout.write(render_text(report) + "\n\n")
+            sys.stdout.flush()
+            reports.append(report)
     return reports
 
 
@@ -75,10 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [name for name in args.names if name not in BENCHMARKS]
     if unknown:
         parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
-    if args.rounds < 1 or args.duration <= 0:
-        parser.error("--rounds must be at least 1 and --duration positive")
+    if args.rounds < 1 or args.duration <= 0 or args.scale <= 0:
+        parser.error("--rounds must be at least 1, --duration and --scale positive")
     names = args.names or list(BENCHMARKS)
-    options = Options(rounds=args.rounds, duration=args.duration, server_env=dict(args.server_env))
+    options = Options(args.rounds, args.duration, dict(args.server_env), args.scale)
     try:
         reports = asyncio.run(_run(names, options))
     except (EnvironmentFailed, ServerFailed, LoadFailed) as exc:

@@ -45,6 +45,15 @@ class Account:
         return {"email": self.email, "password": self.password}
 
 
+async def _sign_in(client: httpx.AsyncClient, account: Account) -> Account:
+    login = await client.post(LOGIN_PATH, json=account.credentials())
+    login.raise_for_status()
+    token = login.json()["access_token"]
+    if not isinstance(token, str):
+        raise ValueError("login answered no access token")
+    return Account(email=account.email, password=account.password, access_token=token)
+
+
 async def create_accounts(server: Server, count: int, *, run_id: str) -> list[Account]:
     """Register `count` users and sign each in once; return them with an access token."""
     password = secrets.token_urlsafe(18)
@@ -53,14 +62,8 @@ async def create_accounts(server: Server, count: int, *, run_id: str) -> list[Ac
     async def create(client: httpx.AsyncClient, index: int) -> Account:
         account = Account(email=f"user{index}@bench-{run_id}.example.com", password=password)
         async with semaphore:
-            registered = await client.post(REGISTER_PATH, json=account.credentials())
-            registered.raise_for_status()
-            login = await client.post(LOGIN_PATH, json=account.credentials())
-            login.raise_for_status()
-        token = login.json()["access_token"]
-        if not isinstance(token, str):
-            raise ValueError("login answered no access token")
-        return Account(email=account.email, password=password, access_token=token)
+            (await client.post(REGISTER_PATH, json=account.credentials())).raise_for_status()
+            return await _sign_in(client, account)
 
     async with httpx.AsyncClient(base_url=server.url, timeout=30.0) as client:
         try:
@@ -75,12 +78,7 @@ async def admin_token(server: Server, env: Mapping[str, str], *, run_id: str, wo
     database (`env`: the server's settings), then signs in through `server`."""
     account = Account(email=f"admin@bench-{run_id}.example.com", password=secrets.token_urlsafe(18))
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "auth_service.cli",
-        "create-admin",
-        "--email",
-        account.email,
+        *(sys.executable, "-m", "auth_service.cli", "create-admin", "--email", account.email),
         "--password-stdin",
         cwd=workdir,
         env={**os.environ, **env},
@@ -93,11 +91,6 @@ async def admin_token(server: Server, env: Mapping[str, str], *, run_id: str, wo
         raise ServerFailed(f"create-admin exited with {process.returncode}:\n{output.decode()}")
     async with httpx.AsyncClient(base_url=server.url, timeout=30.0) as client:
         try:
-            login = await client.post(LOGIN_PATH, json=account.credentials())
-            login.raise_for_status()
-            token = login.json()["access_token"]
+            return (await _sign_in(client, account)).access_token
         except (httpx.HTTPError, KeyError, ValueError) as exc:
             raise ServerFailed(f"signing the admin in on {server.name} failed: {exc!r}") from exc
-    if not isinstance(token, str):
-        raise ServerFailed("login answered no access token")
-    return token

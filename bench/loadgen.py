@@ -16,21 +16,22 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from dataclasses import dataclass
 
 import uvloop
 
 from bench import cpu
-from bench.spec import CpuUse, LoadResult, LoadSpec, Stream, StreamResult
+from bench.spec import LoadResult, LoadSpec, Stream, StreamResult
 
 TRANSPORT_ERRORS = (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError)
 
 
+@dataclass(frozen=True, slots=True)
 class Window:
     """The measured interval in `time.perf_counter()` seconds, after the warm-up."""
 
-    def __init__(self, warmup: float, duration: float) -> None:
-        self.start = time.perf_counter() + warmup
-        self.end = self.start + duration
+    start: float
+    end: float
 
     def contains(self, instant: float) -> bool:
         return self.start <= instant <= self.end
@@ -144,28 +145,19 @@ class StreamRunner:
 
 
 async def generate(spec: LoadSpec) -> LoadResult:
-    window = Window(spec.warmup, spec.duration)
+    start = time.perf_counter() + spec.warmup
+    window = Window(start, start + spec.duration)
     runners = [StreamRunner(spec, stream, window) for stream in spec.streams]
     tasks = [asyncio.create_task(runner.run()) for runner in runners]
     await asyncio.sleep(max(0.0, window.start - time.perf_counter()))
-    before = cpu.snapshot(spec.server_pid, spec.database_name)
+    groups = {"server": [spec.server_pid]} if spec.server_pid is not None else {}
+    before = cpu.snapshot(groups, spec.database_name)
     await asyncio.sleep(max(0.0, window.end - time.perf_counter()))
-    after = cpu.snapshot(spec.server_pid, spec.database_name)
+    after = cpu.snapshot(groups, spec.database_name)
     # Requests still in flight at the end answer outside the window and are not counted; a
     # connection stuck on a slow answer is given its timeout, no more.
     results = await asyncio.gather(*tasks)
-    usage = cpu.usage(before, after)
-    return LoadResult(
-        duration=spec.duration,
-        streams=list(results),
-        cpu=CpuUse(
-            client=usage.client,
-            server=usage.server,
-            database=usage.database,
-            machine=usage.machine,
-            cores=usage.cores,
-        ),
-    )
+    return LoadResult(duration=spec.duration, streams=list(results), cpu=cpu.usage(before, after))
 
 
 def main() -> None:

@@ -1,9 +1,9 @@
 """What a benchmark hands back, and how it is printed and written to RESULTS.md.
 
-A report is tables of measured candidates (each row optionally set against its baseline) plus
-verdicts against the issue's targets. The console and the Markdown file show the same cells.
-Measurements that are not request streams (events through a pipeline of processes) come as
-`Grid`s: the benchmark chooses the columns and formats the cells, the writers lay them out.
+A report is tables plus verdicts against the issue's targets; the console and the Markdown file
+show the same cells. A `Table` holds request streams measured by the load generator (each row
+optionally set against its baseline) and has fixed columns; a `Grid` is a table whose columns
+and cells the benchmark chooses, for measurements that are not request streams.
 """
 
 from __future__ import annotations
@@ -29,16 +29,24 @@ def fmt_ratio(value: float) -> str:
     return "-" if math.isnan(value) else f"{value:.2f}"
 
 
-def fmt_cpu(value: float) -> str:
-    return "-" if math.isnan(value) else f"{value:.2f}"
+fmt_cpu = fmt_ratio
 
 
 def spread(values: Sequence[float], fmt: Callable[[float], str]) -> str:
-    """`min-max` of the per-round values: how far apart the rounds of one run were."""
+    """`min - max` of the per-round values: how far apart the rounds of one run were."""
     known = [v for v in values if not math.isnan(v)]
-    if not known:
-        return "-"
-    return f"{fmt(min(known))} - {fmt(max(known))}"
+    return f"{fmt(min(known))} - {fmt(max(known))}" if known else "-"
+
+
+def columns(text: str) -> list[str]:
+    """A grid's headers written as a Markdown header: `"phase | produced | ..."`."""
+    return text.split(" | ")
+
+
+HEADERS = columns(
+    "candidate | req/s | req/s per round | p50 ms | p99 ms | p99 per round | errors | "
+    "vs baseline | CPU cores: client / server / db / other"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,47 +57,6 @@ class Row:
     metric: Metric = "rps"
     role: str = "-"  # shown in the "vs baseline" column of a row that has no baseline
 
-    @property
-    def ratio(self) -> float:
-        if self.baseline is None:
-            return math.nan
-        base: float = getattr(self.baseline.measured, self.metric)
-        return getattr(self.measured, self.metric) / base if base else math.nan
-
-    def cells(self) -> list[str]:
-        m = self.measured
-        errors = str(m.errors) + (f" (+{m.tolerated} 429)" if m.tolerated else "")
-        versus = self.role
-        if self.baseline is not None:
-            name = "req/s" if self.metric == "rps" else self.metric
-            versus = f"{fmt_ratio(self.ratio)}x {name} of {self.baseline.label}"
-        return [
-            self.label,
-            fmt_rps(m.rps),
-            spread(m.rps_rounds, fmt_rps),
-            fmt_ms(m.p50),
-            fmt_ms(m.p99),
-            spread(m.p99_rounds, fmt_ms),
-            errors,
-            versus,
-            " / ".join(
-                fmt_cpu(v) for v in (m.client_cpu, m.server_cpu, m.database_cpu, m.other_cpu)
-            ),
-        ]
-
-
-HEADERS = [
-    "candidate",
-    "req/s",
-    "req/s per round",
-    "p50 ms",
-    "p99 ms",
-    "p99 per round",
-    "errors",
-    "vs baseline",
-    "CPU cores: client / server / db / other",
-]
-
 
 @dataclass(frozen=True, slots=True)
 class Table:
@@ -99,9 +66,6 @@ class Table:
 
 @dataclass(frozen=True, slots=True)
 class Grid:
-    """A table whose columns and cells the benchmark chooses (already formatted), for
-    measurements that the request-oriented `Table` columns would mislabel."""
-
     caption: str
     headers: Sequence[str]
     rows: Sequence[Sequence[str]]
@@ -116,15 +80,6 @@ class Verdict:
     rounds: str
     target: str
     passed: bool | None
-
-    @property
-    def word(self) -> str:
-        return {True: "PASS", False: "MISS", None: "info"}[self.passed]
-
-    def line(self) -> str:
-        return (
-            f"{self.word}  {self.label} = {self.value} (rounds {self.rounds}); target {self.target}"
-        )
 
 
 @dataclass(slots=True)
@@ -142,31 +97,63 @@ class Report:
         return all(v.passed is not False for v in self.verdicts)
 
 
-def _text_table(rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+def row_cells(row: Row) -> list[str]:
+    m = row.measured
+    versus = row.role
+    if row.baseline is not None:
+        base: float = getattr(row.baseline.measured, row.metric)
+        ratio = getattr(m, row.metric) / base if base else math.nan
+        name = "req/s" if row.metric == "rps" else row.metric
+        versus = f"{fmt_ratio(ratio)}x {name} of {row.baseline.label}"
+    # "other" includes the hypervisor's steal: whatever slowed the run without being ours.
+    other = m.cpu.get("other", math.nan) + m.cpu.get("steal", 0.0)
+    cores = [m.cpu.get(k, math.nan) for k in ("self", "server", "db")] + [other]
+    return [
+        row.label,
+        fmt_rps(m.rps),
+        spread(m.rps_rounds, fmt_rps),
+        fmt_ms(m.p50),
+        fmt_ms(m.p99),
+        spread(m.p99_rounds, fmt_ms),
+        str(m.errors) + (f" (+{m.tolerated} 429)" if m.tolerated else ""),
+        versus,
+        " / ".join(fmt_cpu(v) for v in cores),
+    ]
 
 
-def _error_notes(report: Report) -> list[str]:
-    """What the errors were (status codes, exception names), for every row that had some."""
-    notes = []
-    for table in report.tables:
-        for row in table.rows:
-            if row.measured.errors:
-                statuses = ", ".join(f"{k}: {v}" for k, v in sorted(row.measured.statuses.items()))
-                notes.append(f"answers of {row.label} ({table.caption}): {statuses}")
-    return notes
+def _grids(report: Report) -> list[Grid]:
+    tables = [Grid(t.caption, HEADERS, [row_cells(r) for r in t.rows]) for t in report.tables]
+    return tables + report.grids
+
+
+def _notes(report: Report) -> list[str]:
+    """The report's notes, after what the errors were (status codes, exception names) for
+    every row that had some."""
+    notes = [
+        f"answers of {row.label} ({table.caption}): "
+        + ", ".join(f"{k}: {v}" for k, v in sorted(row.measured.statuses.items()))
+        for table in report.tables
+        for row in table.rows
+        if row.measured.errors
+    ]
+    return notes + report.notes
+
+
+def _verdict(v: Verdict) -> str:
+    word = {True: "PASS", False: "MISS", None: "info"}[v.passed]
+    return f"{word}  {v.label} = {v.value} (rounds {v.rounds}); target {v.target}"
 
 
 def render_text(report: Report) -> str:
     lines = [f"== {report.title} ==", *(f"   {line}" for line in report.setup)]
-    for table in report.tables:
-        lines += ["", table.caption]
-        lines += ["  " + line for line in _text_table([HEADERS, *(r.cells() for r in table.rows)])]
-    for grid in report.grids:
+    for grid in _grids(report):
+        rows = [grid.headers, *grid.rows]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(grid.headers))]
         lines += ["", grid.caption]
-        lines += ["  " + line for line in _text_table([grid.headers, *grid.rows])]
-    lines += ["", *(v.line() for v in report.verdicts), *_error_notes(report), *report.notes]
+        lines += [
+            "  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows
+        ]
+    lines += ["", *map(_verdict, report.verdicts), *_notes(report)]
     return "\n".join(lines)
 
 
@@ -177,14 +164,10 @@ def _md_row(cells: Sequence[str]) -> str:
 def render_markdown(report: Report, *, command: str, context: Sequence[str]) -> str:
     lines = [f"## {report.title}", "", f"Command: `{command}`", ""]
     lines += [f"- {line}" for line in [*context, *report.setup]]
-    for table in report.tables:
-        lines += ["", f"**{table.caption}**", "", _md_row(HEADERS)]
-        lines.append(_md_row(["---"] * len(HEADERS)))
-        lines += [_md_row(r.cells()) for r in table.rows]
-    for grid in report.grids:
+    for grid in _grids(report):
         lines += ["", f"**{grid.caption}**", "", _md_row(grid.headers)]
-        lines.append(_md_row(["---"] * len(grid.headers)))
-        lines += [_md_row(row) for row in grid.rows]
-    lines += ["", *(f"- **{v.word}** {v.line()[6:]}" for v in report.verdicts)]
-    lines += [f"- {note}" for note in [*_error_notes(report), *report.notes]]
+        lines += [_md_row(["---"] * len(grid.headers)), *map(_md_row, grid.rows)]
+    verdicts = [_verdict(v).split("  ", 1) for v in report.verdicts]
+    lines += ["", *(f"- **{word}** {rest}" for word, rest in verdicts)]
+    lines += [f"- {note}" for note in _notes(report)]
     return "\n".join(lines)

@@ -13,9 +13,9 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from bench.servers import Server
+from bench.servers import REPO_ROOT, Server
 from bench.spec import LoadResult, LoadSpec, Stream
-from bench.stats import Measurement, Round
+from bench.stats import Measurement, Round, pool
 
 GRACE_SECONDS = 30.0
 
@@ -26,27 +26,40 @@ class LoadFailed(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class Phase:
-    """One candidate's load: the streams that run together, and the warm-up they need."""
+    """One candidate's load: the streams that run together, the warm-up they need, and its own
+    server when the candidates of a benchmark run on different servers."""
 
     name: str
     streams: Sequence[Stream]
     warmup: float = 1.0
+    server: Server | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Options:
-    """How long to measure, and settings added to every benched server (`--server-env`), so
-    a setting can be tried without touching code (e.g. PASSWORD_HASH_CONCURRENCY=1)."""
+    """How long to measure, settings added to every benched server (`--server-env`, so a
+    setting can be tried without touching code, e.g. PASSWORD_HASH_CONCURRENCY=1), and `scale`
+    (`--scale`): the fraction of the standard warm-ups and set-up sizes (users, audit events),
+    below 1 only for smoke runs, whose numbers compare with nothing."""
 
     rounds: int
     duration: float
     server_env: Mapping[str, str] = field(default_factory=dict)
+    scale: float = 1.0
+
+    def scaled(self, amount: float) -> float:
+        return amount * self.scale
+
+    def count(self, amount: int) -> int:
+        return max(1, round(amount * self.scale))
 
     def describe(self) -> list[str]:
         lines = [f"{self.rounds} interleaved rounds of {self.duration:g} s per candidate"]
         if self.server_env:
             pairs = ", ".join(f"{k}={v}" for k, v in sorted(self.server_env.items()))
             lines.append(f"extra server settings (--server-env): {pairs}")
+        if self.scale != 1:
+            lines.append(f"scale {self.scale:g} (--scale): a smoke run, not comparable")
         return lines
 
 
@@ -55,6 +68,7 @@ async def run_load(spec: LoadSpec) -> LoadResult:
         sys.executable,
         "-m",
         "bench.loadgen",
+        cwd=REPO_ROOT,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -78,13 +92,9 @@ def _progress(server: Server, phase: Phase, index: int, result: LoadResult) -> N
     for stream in result.streams:
         rnd = Round(stream=stream, duration=result.duration, cpu=result.cpu)
         parts.append(f"{stream.name} {rnd.rps:,.0f} req/s p99 {rnd.p99:.1f} ms err {stream.errors}")
-    cpu = result.cpu
-    server_cpu = f"{cpu.server:.2f}" if cpu.server is not None else "?"
-    db_cpu = f"{cpu.database:.2f}" if cpu.database is not None else "-"
+    cores = " ".join(f"{name} {value:.2f}" for name, value in result.cpu.items())
     sys.stderr.write(
-        f"  [{server.name}] round {index + 1} {phase.name}: {'; '.join(parts)}"
-        f" | cores: client {cpu.client:.2f} server {server_cpu} db {db_cpu}"
-        f" other {cpu.other:.2f}\n"
+        f"  [{server.name}] round {index + 1} {phase.name}: {'; '.join(parts)} | cores: {cores}\n"
     )
 
 
@@ -94,25 +104,27 @@ async def run_interleaved(
     """Run every phase `options.rounds` times, alternating the order each round; return the
     pooled measurement of every stream, by phase name and stream name. `database` names the
     database whose PostgreSQL backends' CPU is reported apart."""
-    measured: dict[str, dict[str, Measurement]] = {
-        phase.name: {s.name: Measurement(f"{phase.name}/{s.name}") for s in phase.streams}
-        for phase in phases
+    rounds: dict[str, dict[str, list[Round]]] = {
+        phase.name: {s.name: [] for s in phase.streams} for phase in phases
     }
     for index in range(options.rounds):
-        order = list(phases) if index % 2 == 0 else list(reversed(phases))
-        for phase in order:
+        for phase in phases if index % 2 == 0 else list(reversed(phases)):
+            target = phase.server or server
             spec = LoadSpec(
-                port=server.port,
-                warmup=phase.warmup,
+                port=target.port,
+                warmup=options.scaled(phase.warmup),
                 duration=options.duration,
                 streams=list(phase.streams),
-                server_pid=server.pid,
+                server_pid=target.pid,
                 database_name=database,
             )
             result = await run_load(spec)
-            _progress(server, phase, index, result)
+            _progress(target, phase, index, result)
             for stream in result.streams:
-                measured[phase.name][stream.name].rounds.append(
+                rounds[phase.name][stream.name].append(
                     Round(stream=stream, duration=result.duration, cpu=result.cpu)
                 )
-    return measured
+    return {
+        phase: {name: pool(f"{phase}/{name}", got) for name, got in streams.items()}
+        for phase, streams in rounds.items()
+    }

@@ -1,14 +1,8 @@
-"""Real uvicorn server processes on free loopback ports, configured like production, and worker
-processes (`run_worker`: a service's `python -m ...` that answers no HTTP) with the same settings.
-
-Settings (stated in RESULTS.md): ENVIRONMENT=production, so the settings class runs its
-production checks (a random 48-character SECRET_KEY, TRUSTED_HOSTS limited to loopback,
-MAIL_BACKEND=smtp with STARTTLS, https issuer and URLs that are only names: nothing is fetched
-from or mailed to them) and logs are JSON lines; one worker; uvloop and httptools named explicitly
-so a run does not silently fall back to the pure-Python loop or parser; uvicorn's access log
-and ours (ACCESS_LOG=false) off, because a log line per request measures the log pipe, not
-the service. Metrics, security headers, request ids and TrustedHost stay on as in production.
-"""
+"""Real uvicorn server processes on free loopback ports, configured like production (see the
+preamble of RESULTS.md: ENVIRONMENT=production with its checks, JSON logs, one worker, uvloop
+and httptools named explicitly, access logs off; metrics, security headers, request ids and
+TrustedHost on), and worker processes (`run_worker`: a service's `python -m ...` that answers
+no HTTP) with the same settings."""
 
 from __future__ import annotations
 
@@ -82,25 +76,9 @@ class Server:
 
 
 def _command(factory: str, port: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        factory,
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-        "--loop",
-        "uvloop",
-        "--http",
-        "httptools",
-        "--no-access-log",
-        "--no-proxy-headers",
-    ]
+    flags = ["--factory", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    flags += ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--no-proxy-headers"]
+    return [sys.executable, "-m", "uvicorn", factory, *flags]
 
 
 def _tail(path: Path, lines: int = 30) -> str:

@@ -49,31 +49,7 @@ class StreamResult(BaseModel):
     latencies_ms: list[float] = Field(default_factory=list)
 
 
-class CpuUse(BaseModel):
-    """CPU time over the measured window, in cores (1.0 = one core fully busy)."""
-
-    client: float
-    server: float | None
-    database: float | None
-    machine: float
-    cores: int
-
-    @property
-    def other(self) -> float:
-        """Whatever else ran: the machine's use minus the client, server and database (clamped
-        at zero: /proc/stat counts in 10 ms ticks, so an idle rest can come out slightly
-        negative)."""
-        rest = self.machine - self.client - (self.server or 0.0) - (self.database or 0.0)
-        return max(rest, 0.0)
-
-
 class LoadResult(BaseModel):
     duration: float
     streams: list[StreamResult]
-    cpu: CpuUse
-
-    def stream(self, name: str) -> StreamResult:
-        for result in self.streams:
-            if result.name == name:
-                return result
-        raise KeyError(name)
+    cpu: dict[str, float] = Field(description="cores over the window, by `bench.cpu.usage`")

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
-from bench.spec import CpuUse, StreamResult
+from bench.spec import StreamResult
 
 Metric = Literal["rps", "p50", "p99"]
 
@@ -25,11 +25,15 @@ def percentile(samples: Sequence[float], fraction: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
+def mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else math.nan
+
+
 @dataclass(frozen=True, slots=True)
 class Round:
     stream: StreamResult
     duration: float
-    cpu: CpuUse
+    cpu: Mapping[str, float]  # cores, by `bench.cpu.usage`
 
     @property
     def rps(self) -> float:
@@ -44,83 +48,53 @@ class Round:
         return percentile(self.stream.latencies_ms, 0.99)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Measurement:
-    """One candidate (a stream of a phase) over all its rounds."""
+    """One candidate (a stream of a phase) pooled over all its rounds, by `pool`."""
 
     name: str
-    rounds: list[Round] = field(default_factory=list)
-
-    def _samples(self) -> list[float]:
-        return [ms for r in self.rounds for ms in r.stream.latencies_ms]
-
-    @property
-    def rps(self) -> float:
-        seconds = sum(r.duration for r in self.rounds)
-        return sum(r.stream.ok for r in self.rounds) / seconds if seconds else math.nan
+    rounds: Sequence[Round]
+    rps: float
+    p50: float
+    p99: float
+    ok: int
+    errors: int
+    tolerated: int
+    statuses: Mapping[str, int]
+    cpu: Mapping[str, float]  # mean cores per name over the rounds that measured it
 
     @property
     def rps_rounds(self) -> list[float]:
         return [r.rps for r in self.rounds]
 
     @property
-    def p50(self) -> float:
-        return percentile(self._samples(), 0.50)
-
-    @property
-    def p99(self) -> float:
-        return percentile(self._samples(), 0.99)
-
-    @property
     def p99_rounds(self) -> list[float]:
         return [r.p99 for r in self.rounds]
 
-    @property
-    def ok(self) -> int:
-        return sum(r.stream.ok for r in self.rounds)
 
-    @property
-    def errors(self) -> int:
-        return sum(r.stream.errors for r in self.rounds)
-
-    @property
-    def tolerated(self) -> int:
-        return sum(r.stream.tolerated for r in self.rounds)
-
-    @property
-    def statuses(self) -> dict[str, int]:
-        total: Counter[str] = Counter()
-        for r in self.rounds:
-            total.update(r.stream.statuses)
-        return dict(total)
-
-    def _mean(self, values: Sequence[float | None]) -> float:
-        known = [v for v in values if v is not None]
-        return sum(known) / len(known) if known else math.nan
-
-    @property
-    def client_cpu(self) -> float:
-        return self._mean([r.cpu.client for r in self.rounds])
-
-    @property
-    def server_cpu(self) -> float:
-        return self._mean([r.cpu.server for r in self.rounds])
-
-    @property
-    def database_cpu(self) -> float:
-        return self._mean([r.cpu.database for r in self.rounds])
-
-    @property
-    def other_cpu(self) -> float:
-        return self._mean([r.cpu.other for r in self.rounds])
+def pool(name: str, rounds: Sequence[Round]) -> Measurement:
+    samples = [ms for r in rounds for ms in r.stream.latencies_ms]
+    seconds = sum(r.duration for r in rounds)
+    statuses: Counter[str] = Counter()
+    for r in rounds:
+        statuses.update(r.stream.statuses)
+    ok = sum(r.stream.ok for r in rounds)
+    return Measurement(
+        name=name,
+        rounds=rounds,
+        rps=ok / seconds if seconds else math.nan,
+        p50=percentile(samples, 0.50),
+        p99=percentile(samples, 0.99),
+        ok=ok,
+        errors=sum(r.stream.errors for r in rounds),
+        tolerated=sum(r.stream.tolerated for r in rounds),
+        statuses=dict(statuses),
+        cpu={k: mean([r.cpu[k] for r in rounds if k in r.cpu]) for r in rounds for k in r.cpu},
+    )
 
 
 def ratio_rounds(numerator: Measurement, denominator: Measurement, *, by: Metric) -> list[float]:
     """Round-by-round ratios of `by`: rounds of two candidates are paired in the order they
     ran, which is what interleaving makes comparable."""
     pairs = zip(numerator.rounds, denominator.rounds, strict=False)
-    if by == "rps":
-        return [a.rps / b.rps if b.rps else math.nan for a, b in pairs]
-    if by == "p50":
-        return [a.p50 / b.p50 if b.p50 else math.nan for a, b in pairs]
-    return [a.p99 / b.p99 if b.p99 else math.nan for a, b in pairs]
+    return [getattr(a, by) / getattr(b, by) if getattr(b, by) else math.nan for a, b in pairs]

@@ -1,30 +1,37 @@
-"""The bench-only service of the token-check benchmark: `uvicorn bench.tokenapp:create_app`.
+"""The bench-only service of the token-check benchmark (`uvicorn bench.tokenapp:create_app`),
+and the throw-away key whose tokens it verifies.
 
-Built with `common.app.create_service_app`, so it has the middleware, error handlers and metrics
-of every real service. Two routes differ only in `require_permission(...)`, which isolates the
-cost of the check (bearer parsing, verification, permission test). Auth's own app would add its
-database-backed JWKS and its lifespan work to the picture; this app gets the JWKS that the
-benchmark generated, from the file named by BENCH_JWKS_FILE.
-"""
+Built with `common.app.create_service_app` (the middleware, error handlers and metrics of every
+real service), its two routes differ only in `require_permission(...)`. Minting with auth would
+measure auth too, so the benchmark signs tokens shaped like auth's (RS256, `typ: at+jwt`, the
+claims `TokenVerifier` requires) and hands this app their JWKS in BENCH_JWKS."""
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
+import time
+import uuid
 from collections.abc import Mapping
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import APIRouter, FastAPI
+from jwt.algorithms import RSAAlgorithm
 from pydantic import BaseModel
 
+from bench.servers import ISSUER
 from common.app import create_service_app
-from common.security import JwksSource, require_permission
+from common.security import ALGORITHM, require_permission
 from common.settings import ServiceSettings
 
 PERMISSION = "bench:read"
 OPEN_PATH = "/api/v1/bench/open"
 GUARDED_PATH = "/api/v1/bench/guarded"
+AUDIENCE = "api"
 
 router = APIRouter(prefix="/bench", tags=["bench"])
 
@@ -43,22 +50,50 @@ async def guarded_route() -> Pong:
     return Pong()
 
 
-def _file_jwks(path: Path) -> JwksSource:
-    document: dict[str, Any] = json.loads(path.read_text())
+def create_app() -> FastAPI:
+    document: dict[str, Any] = json.loads(os.environ["BENCH_JWKS"])
 
     async def fetch() -> Mapping[str, Any]:
         return document
 
-    return fetch
-
-
-def create_app() -> FastAPI:
-    settings = ServiceSettings(service_name="bench-token")
-    source = _file_jwks(Path(os.environ["BENCH_JWKS_FILE"]))
     return create_service_app(
-        settings,
+        ServiceSettings(service_name="bench-token"),
         title="Bench token service",
         description="Two trivial routes, one behind require_permission.",
         routers=[router],
-        jwks_source=lambda _settings, _database: source,
+        jwks_source=lambda _settings, _database: fetch,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKey:
+    kid: str
+    private_key: rsa.RSAPrivateKey
+
+    @classmethod
+    def generate(cls) -> SigningKey:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        return cls(kid=secrets.token_urlsafe(16), private_key=key)
+
+    def jwks(self) -> dict[str, Any]:
+        jwk: dict[str, Any] = json.loads(RSAAlgorithm.to_jwk(self.private_key.public_key()))
+        jwk.update({"kid": self.kid, "use": "sig", "alg": ALGORITHM})
+        return {"keys": [jwk]}
+
+    def access_token(self, *, permissions: list[str], ttl_seconds: int = 3600) -> str:
+        now = int(time.time())
+        claims = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": str(uuid.uuid4()),
+            "iat": now,
+            "nbf": now,
+            "exp": now + ttl_seconds,
+            "jti": uuid.uuid4().hex,
+            "client_id": "first-party",
+            "sid": str(uuid.uuid4()),
+            "roles": ["user"],
+            "permissions": sorted(permissions),
+        }
+        headers = {"kid": self.kid, "typ": "at+jwt"}
+        return jwt.encode(claims, self.private_key, algorithm=ALGORITHM, headers=headers)

@@ -9,12 +9,10 @@ stack, so the cost of each endpoint shows as a ratio. /auth/me verifies the bear
 
 from __future__ import annotations
 
-from bench import wire
-from bench.accounts import AUTH_FACTORY, AUTH_OVERRIDES, LOGIN_PATH, ME_PATH, create_accounts
-from bench.environment import bench_environment
+from bench.accounts import LOGIN_PATH, ME_PATH
+from bench.harness import AUTH_SETUP, bench_server, new_report
 from bench.report import Report, Row, Table
-from bench.runner import Options, Phase, run_interleaved
-from bench.servers import run_server
+from bench.runner import Options, Phase
 from bench.spec import Stream
 from bench.verdicts import no_errors, p99_below, rps_at_least
 
@@ -28,45 +26,35 @@ LOGIN_P99_TARGET_MS = 2000.0
 
 
 async def run(options: Options) -> Report:
-    report = Report(
-        key=KEY,
-        title=TITLE,
-        setup=[
-            f"auth service (`{AUTH_FACTORY}`), throttle limits raised by env: {AUTH_OVERRIDES}",
-            f"/health and /auth/me: {READ_CONNECTIONS} connections, closed loop, "
-            f"{USERS} users' tokens cycled; login: {LOGIN_CLIENTS} connections, closed loop, "
-            f"valid credentials of {USERS} users",
-            *options.describe(),
-        ],
+    report = new_report(
+        KEY,
+        TITLE,
+        options,
+        AUTH_SETUP,
+        f"/health and /auth/me: {READ_CONNECTIONS} connections, closed loop, "
+        f"{USERS} users' tokens cycled; login: {LOGIN_CLIENTS} connections, closed loop, "
+        f"valid credentials of {USERS} users",
     )
-    async with bench_environment() as env:
-        server_env = env.server_env(**{**AUTH_OVERRIDES, **options.server_env})
-        async with run_server("auth", AUTH_FACTORY, server_env, workdir=env.workdir) as server:
-            accounts = await create_accounts(server, USERS, run_id=env.run_id)
-            host = server.host_header
-            health = Stream(
-                name="health",
-                connections=READ_CONNECTIONS,
-                requests=[wire.get("/health", host=host)],
-            )
-            me = Stream(
-                name="me",
-                connections=READ_CONNECTIONS,
-                requests=[wire.get(ME_PATH, host=host, token=a.access_token) for a in accounts],
-            )
-            login = Stream(
-                name="login",
-                connections=LOGIN_CLIENTS,
-                requests=[wire.post_json(LOGIN_PATH, a.credentials(), host=host) for a in accounts],
-                tolerated_statuses=[429],
-                timeout=30.0,
-            )
-            phases = [
-                Phase("health", [health]),
-                Phase("me", [me]),
-                Phase("login", [login], warmup=3.0),
-            ]
-            measured = await run_interleaved(server, phases, options, database=env.database_name)
+    async with bench_server(options, users=USERS) as bench:
+        accounts = bench.accounts
+        health = Stream(
+            name="health", connections=READ_CONNECTIONS, requests=[bench.get("/health")]
+        )
+        me = Stream(
+            name="me",
+            connections=READ_CONNECTIONS,
+            requests=[bench.get(ME_PATH, token=a.access_token) for a in accounts],
+        )
+        login = Stream(
+            name="login",
+            connections=LOGIN_CLIENTS,
+            requests=[bench.post_json(LOGIN_PATH, a.credentials()) for a in accounts],
+            tolerated_statuses=[429],
+            timeout=30.0,
+        )
+        measured = await bench.measure(
+            Phase("health", [health]), Phase("me", [me]), Phase("login", [login], warmup=3.0)
+        )
     health_row = Row("GET /health", measured["health"]["health"], role="ceiling")
     me_row = Row(f"GET {ME_PATH}", measured["me"]["me"], baseline=health_row)
     login_row = Row(f"POST {LOGIN_PATH}", measured["login"]["login"], baseline=health_row)

@@ -12,12 +12,10 @@ everything else the loop serves.
 
 from __future__ import annotations
 
-from bench import wire
-from bench.accounts import AUTH_FACTORY, AUTH_OVERRIDES, LOGIN_PATH, create_accounts
-from bench.environment import bench_environment
+from bench.accounts import LOGIN_PATH
+from bench.harness import AUTH_SETUP, bench_server, new_report
 from bench.report import Report, Row, Table
-from bench.runner import Options, Phase, run_interleaved
-from bench.servers import run_server
+from bench.runner import Options, Phase
 from bench.spec import Stream
 from bench.verdicts import no_errors, p99_ratio_below
 
@@ -29,36 +27,31 @@ TARGET_RATIO = 3.0
 
 
 async def run(options: Options) -> Report:
-    report = Report(
-        key=KEY,
-        title=TITLE,
-        setup=[
-            f"auth service (`{AUTH_FACTORY}`), throttle limits raised by env: {AUTH_OVERRIDES}",
-            f"probe: 1 connection, GET /health every {PROBE_INTERVAL * 1000:g} ms; "
-            f"load: {LOGIN_CLIENTS} connections, closed loop, POST {LOGIN_PATH} "
-            f"with valid credentials of {LOGIN_CLIENTS} users",
-            *options.describe(),
-        ],
+    report = new_report(
+        KEY,
+        TITLE,
+        options,
+        AUTH_SETUP,
+        f"probe: 1 connection, GET /health every {PROBE_INTERVAL * 1000:g} ms; "
+        f"load: {LOGIN_CLIENTS} connections, closed loop, POST {LOGIN_PATH} "
+        f"with valid credentials of {LOGIN_CLIENTS} users",
     )
-    async with bench_environment() as env:
-        server_env = env.server_env(**{**AUTH_OVERRIDES, **options.server_env})
-        async with run_server("auth", AUTH_FACTORY, server_env, workdir=env.workdir) as server:
-            accounts = await create_accounts(server, LOGIN_CLIENTS, run_id=env.run_id)
-            host = server.host_header
-            probe = Stream(
-                name="health",
-                connections=1,
-                requests=[wire.get("/health", host=host)],
-                interval=PROBE_INTERVAL,
-            )
-            logins = Stream(
-                name="login",
-                connections=LOGIN_CLIENTS,
-                requests=[wire.post_json(LOGIN_PATH, a.credentials(), host=host) for a in accounts],
-                tolerated_statuses=[429],
-            )
-            phases = [Phase("idle", [probe]), Phase("logins", [probe, logins], warmup=1.5)]
-            measured = await run_interleaved(server, phases, options, database=env.database_name)
+    async with bench_server(options, users=LOGIN_CLIENTS) as bench:
+        probe = Stream(
+            name="health",
+            connections=1,
+            requests=[bench.get("/health")],
+            interval=PROBE_INTERVAL,
+        )
+        logins = Stream(
+            name="login",
+            connections=LOGIN_CLIENTS,
+            requests=[bench.post_json(LOGIN_PATH, a.credentials()) for a in bench.accounts],
+            tolerated_statuses=[429],
+        )
+        measured = await bench.measure(
+            Phase("idle", [probe]), Phase("logins", [probe, logins], warmup=1.5)
+        )
     idle = Row("/health, idle", measured["idle"]["health"], role="baseline")
     loaded = Row(
         "/health, 16 logins running", measured["logins"]["health"], baseline=idle, metric="p99"

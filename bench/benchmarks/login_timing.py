@@ -9,12 +9,10 @@ throttle limits are raised so every attempt is measured, not refused.
 
 from __future__ import annotations
 
-from bench import wire
-from bench.accounts import AUTH_FACTORY, AUTH_OVERRIDES, LOGIN_PATH, create_accounts
-from bench.environment import bench_environment
+from bench.accounts import LOGIN_PATH
+from bench.harness import AUTH_SETUP, bench_server, new_report
 from bench.report import Report, Row, Table
-from bench.runner import Options, Phase, run_interleaved
-from bench.servers import run_server
+from bench.runner import Options, Phase
 from bench.spec import Stream
 from bench.verdicts import latency_ratio_within, no_errors
 
@@ -23,80 +21,67 @@ TITLE = "4. Login failure timing: wrong password vs unknown e-mail"
 USERS = 16
 CONNECTIONS = 4
 TOLERANCE = 0.10
+WRONG = "not the password"
 
 
 async def run(options: Options) -> Report:
-    report = Report(
-        key=KEY,
-        title=TITLE,
-        setup=[
-            f"auth service (`{AUTH_FACTORY}`), throttle limits raised by env: {AUTH_OVERRIDES}",
-            f"{CONNECTIONS} connections per candidate, closed loop; wrong passwords for "
-            f"{USERS} existing accounts vs {USERS} addresses with no account; both answer 401",
-            *options.describe(),
-        ],
+    report = new_report(
+        KEY,
+        TITLE,
+        options,
+        AUTH_SETUP,
+        f"{CONNECTIONS} connections per candidate, closed loop; wrong passwords for "
+        f"{USERS} existing accounts vs {USERS} addresses with no account; both answer 401",
     )
-    async with bench_environment() as env:
-        server_env = env.server_env(**{**AUTH_OVERRIDES, **options.server_env})
-        async with run_server("auth", AUTH_FACTORY, server_env, workdir=env.workdir) as server:
-            accounts = await create_accounts(server, USERS, run_id=env.run_id)
-            host = server.host_header
-            wrong = Stream(
-                name="wrong-password",
-                connections=CONNECTIONS,
-                requests=[
-                    wire.post_json(
-                        LOGIN_PATH, {"email": a.email, "password": "not the password"}, host=host
-                    )
-                    for a in accounts
-                ],
-                ok_statuses=[401],
+    async with bench_server(options, users=USERS) as bench:
+        emails = {
+            "wrong-password": [a.email for a in bench.accounts],
+            "unknown-email": [
+                f"nobody{i}@bench-{bench.env.run_id}.example.com"
+                for i in range(len(bench.accounts))
+            ],
+        }
+        measured = await bench.measure(
+            *(
+                Phase(
+                    name,
+                    [
+                        Stream(
+                            name=name,
+                            connections=CONNECTIONS,
+                            requests=[
+                                bench.post_json(LOGIN_PATH, {"email": e, "password": WRONG})
+                                for e in addresses
+                            ],
+                            ok_statuses=[401],
+                        )
+                    ],
+                    warmup=2.0,
+                )
+                for name, addresses in emails.items()
             )
-            unknown = Stream(
-                name="unknown-email",
-                connections=CONNECTIONS,
-                requests=[
-                    wire.post_json(
-                        LOGIN_PATH,
-                        {
-                            "email": f"nobody{i}@bench-{env.run_id}.example.com",
-                            "password": "not the password",
-                        },
-                        host=host,
-                    )
-                    for i in range(USERS)
-                ],
-                ok_statuses=[401],
-            )
-            phases = [
-                Phase("wrong-password", [wrong], warmup=2.0),
-                Phase("unknown-email", [unknown], warmup=2.0),
-            ]
-            measured = await run_interleaved(server, phases, options, database=env.database_name)
-    wrong_row = Row(
+        )
+    wrong = Row(
         "wrong password, existing account",
         measured["wrong-password"]["wrong-password"],
         role="baseline",
     )
-    unknown_row = Row(
-        "unknown e-mail",
-        measured["unknown-email"]["unknown-email"],
-        baseline=wrong_row,
-        metric="p50",
+    unknown = Row(
+        "unknown e-mail", measured["unknown-email"]["unknown-email"], baseline=wrong, metric="p50"
     )
-    report.tables.append(Table("auth service, one worker", [wrong_row, unknown_row]))
+    report.tables.append(Table("auth service, one worker", [wrong, unknown]))
     for by in ("p50", "p99"):
         report.verdicts.append(
             latency_ratio_within(
                 f"unknown / wrong-password {by}",
-                unknown_row.measured,
-                wrong_row.measured,
+                unknown.measured,
+                wrong.measured,
                 by=by,
                 tolerance=TOLERANCE,
             )
         )
     report.verdicts += [
-        no_errors("wrong-password answers other than 401", wrong_row.measured),
-        no_errors("unknown-email answers other than 401", unknown_row.measured),
+        no_errors("wrong-password answers other than 401", wrong.measured),
+        no_errors("unknown-email answers other than 401", unknown.measured),
     ]
     return report

@@ -11,18 +11,15 @@ its middleware taken off, to tell the middleware's cost from the rest of the app
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bench import wire
 from bench.environment import bench_environment
 from bench.middlewareapp import PING_PATH
 from bench.report import Report, Row, Table
-from bench.runner import Options, run_load
+from bench.runner import Options, Phase, run_interleaved
 from bench.servers import Server, run_server
-from bench.spec import LoadSpec, Stream
-from bench.stats import Measurement, Round
+from bench.spec import Stream
 from bench.verdicts import ratio_at_least
 
 KEY = "middleware-cost"
@@ -71,38 +68,6 @@ def _candidates(servers: dict[str, Server]) -> list[Candidate]:
     ]
 
 
-async def _interleaved(
-    servers: dict[str, Server], candidates: Sequence[Candidate], options: Options
-) -> dict[str, Measurement]:
-    """`runner.run_interleaved` across servers: each candidate on its own server, the order
-    alternating round by round."""
-    measured = {c.name: Measurement(c.name) for c in candidates}
-    for index in range(options.rounds):
-        order = list(candidates) if index % 2 == 0 else list(reversed(candidates))
-        for candidate in order:
-            server = servers[candidate.server]
-            stream = Stream(
-                name=candidate.name, connections=CONNECTIONS, requests=[candidate.request]
-            )
-            result = await run_load(
-                LoadSpec(
-                    port=server.port,
-                    warmup=1.0,
-                    duration=options.duration,
-                    streams=[stream],
-                    server_pid=server.pid,
-                )
-            )
-            done = Round(stream=result.streams[0], duration=result.duration, cpu=result.cpu)
-            measured[candidate.name].rounds.append(done)
-            sys.stderr.write(
-                f"  round {index + 1} {candidate.name}: {done.rps:,.0f} req/s"
-                f" p99 {done.p99:.1f} ms err {done.stream.errors}"
-                f" | cores: client {result.cpu.client:.2f} other {result.cpu.other:.2f}\n"
-            )
-    return measured
-
-
 async def run(options: Options) -> Report:
     report = Report(
         key=KEY,
@@ -127,7 +92,18 @@ async def run(options: Options) -> Report:
             ) as unwrapped,
         ):
             servers = {"bare": bare, "full": full, "unwrapped": unwrapped}
-            measured = await _interleaved(servers, _candidates(servers), options)
+            phases = [
+                Phase(
+                    c.name,
+                    [Stream(name=c.name, connections=CONNECTIONS, requests=[c.request])],
+                    server=servers[c.server],
+                )
+                for c in _candidates(servers)
+            ]
+            measured = {
+                name: streams[name]
+                for name, streams in (await run_interleaved(bare, phases, options)).items()
+            }
     names = [c.name for c in _candidates(servers)]
     baseline = Row(names[0], measured[names[0]], role="baseline")
     rows = [baseline, *(Row(name, measured[name], baseline=baseline) for name in names[1:])]

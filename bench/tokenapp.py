@@ -11,22 +11,17 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import time
-import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-import jwt
-from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import APIRouter, FastAPI
-from jwt.algorithms import RSAAlgorithm
 from pydantic import BaseModel
 
 from bench.servers import ISSUER
 from common.app import create_service_app
-from common.security import ALGORITHM, require_permission
+from common.security import require_permission
 from common.settings import ServiceSettings
+from common.testing.tokens import TokenMinter
 
 PERMISSION = "bench:read"
 OPEN_PATH = "/api/v1/bench/open"
@@ -65,35 +60,6 @@ def create_app() -> FastAPI:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class SigningKey:
-    kid: str
-    private_key: rsa.RSAPrivateKey
-
-    @classmethod
-    def generate(cls) -> SigningKey:
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        return cls(kid=secrets.token_urlsafe(16), private_key=key)
-
-    def jwks(self) -> dict[str, Any]:
-        jwk: dict[str, Any] = json.loads(RSAAlgorithm.to_jwk(self.private_key.public_key()))
-        jwk.update({"kid": self.kid, "use": "sig", "alg": ALGORITHM})
-        return {"keys": [jwk]}
-
-    def access_token(self, *, permissions: list[str], ttl_seconds: int = 3600) -> str:
-        now = int(time.time())
-        claims = {
-            "iss": ISSUER,
-            "aud": AUDIENCE,
-            "sub": str(uuid.uuid4()),
-            "iat": now,
-            "nbf": now,
-            "exp": now + ttl_seconds,
-            "jti": uuid.uuid4().hex,
-            "client_id": "first-party",
-            "sid": str(uuid.uuid4()),
-            "roles": ["user"],
-            "permissions": sorted(permissions),
-        }
-        headers = {"kid": self.kid, "typ": "at+jwt"}
-        return jwt.encode(claims, self.private_key, algorithm=ALGORITHM, headers=headers)
+def token_minter() -> TokenMinter:
+    """A throw-away key that signs tokens this app accepts (its JWKS goes in BENCH_JWKS)."""
+    return TokenMinter.generate(issuer=ISSUER, audience=AUDIENCE, kid=secrets.token_urlsafe(16))

@@ -17,7 +17,7 @@ from bench.harness import bench_server, new_report
 from bench.report import Report, Row, Table
 from bench.runner import Options, Phase
 from bench.spec import Stream
-from bench.tokenapp import GUARDED_PATH, OPEN_PATH, PERMISSION, SigningKey
+from bench.tokenapp import GUARDED_PATH, OPEN_PATH, PERMISSION, token_minter
 from bench.verdicts import ratio_at_least
 
 KEY = "token-check"
@@ -33,8 +33,13 @@ VARIANTS: tuple[tuple[str, str, dict[str, str]], ...] = (
 
 
 async def run(options: Options) -> Report:
-    key = SigningKey.generate()
-    tokens = [key.access_token(permissions=[PERMISSION, "users:read"]) for _ in range(TOKENS)]
+    minter = token_minter()
+    tokens = [
+        minter.mint(
+            permissions=[PERMISSION, "users:read"], ttl_seconds=3600, client_id="first-party"
+        )
+        for _ in range(TOKENS)
+    ]
     report = new_report(
         KEY,
         TITLE,
@@ -45,7 +50,7 @@ async def run(options: Options) -> Report:
         "the open route gets the same Authorization header",
     )
     for caption, name, overrides in VARIANTS:
-        jwks = {"BENCH_JWKS": json.dumps(key.jwks()), **overrides}
+        jwks = {"BENCH_JWKS": json.dumps(minter.jwks()), **overrides}
         async with bench_server(options, factory=FACTORY, name=name, overrides=jwks) as bench:
             requests = {
                 path: [bench.get(path, token=token) for token in tokens]

@@ -77,9 +77,10 @@ async def boom() -> None:
     raise RuntimeError("boom")
 
 
-def _separate_layers(registry: CollectorRegistry) -> list[Middleware]:
-    """The stack `create_service_app` installed before the merge, outermost first."""
-    return [
+def _separate_layers(registry: CollectorRegistry, *, cors: bool) -> list[Middleware]:
+    """The stack `create_service_app` installed before the merge, outermost first (CORS only
+    where origins were configured)."""
+    layers = [
         Middleware(RequestContextMiddleware, access_log=False),
         Middleware(SecurityHeadersMiddleware, docs_paths=("/docs", "/redoc")),
         Middleware(HeaderSizeLimitMiddleware, max_total_bytes=16 * 1024, max_field_bytes=8 * 1024),
@@ -97,14 +98,20 @@ def _separate_layers(registry: CollectorRegistry) -> list[Middleware]:
         Middleware(GZipMiddleware, minimum_size=1024),
         Middleware(UnhandledErrorMiddleware),
     ]
+    cors_layer: object = CORSMiddleware
+    return [layer for layer in layers if cors or layer.cls is not cors_layer]
 
 
-@pytest.fixture
-async def clients(make_app: AppFactory) -> AsyncIterator[tuple[httpx.AsyncClient, ...]]:
-    settings = {"trusted_hosts": HOSTS, "cors_origins": [ORIGIN], "access_log": False}
+@pytest.fixture(params=[True, False], ids=["cors-on", "cors-off"])
+async def clients(
+    make_app: AppFactory, request: pytest.FixtureRequest
+) -> AsyncIterator[tuple[httpx.AsyncClient, ...]]:
+    cors: bool = request.param
+    origins = [ORIGIN] if cors else []
+    settings = {"trusted_hosts": HOSTS, "cors_origins": origins, "access_log": False}
     merged = make_app(routers=[router], **settings)
     separate = make_app(routers=[router], **settings)
-    separate.user_middleware = _separate_layers(CollectorRegistry())
+    separate.user_middleware = _separate_layers(CollectorRegistry(), cors=cors)
     opened = []
     for app in (merged, separate):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)

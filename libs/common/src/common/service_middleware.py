@@ -149,6 +149,16 @@ def _set_header(raw: list[tuple[bytes, bytes]], name: bytes, value: bytes) -> No
     raw[found[0]] = (name, value)
 
 
+def _stamped(
+    raw: list[tuple[bytes, bytes]], request_id: bytes, started: float
+) -> list[tuple[bytes, bytes]]:
+    """Layer 1 on the way out: the request id and the timing, replacing any the app set."""
+    _set_header(raw, _REQUEST_ID_RAW, request_id)
+    timing = f"app;dur={(time.perf_counter() - started) * 1000:.1f}".encode()
+    _set_header(raw, _SERVER_TIMING, timing)
+    return raw
+
+
 def _declared_length(raw: list[tuple[bytes, bytes]]) -> int | None:
     for key, value in raw:
         if key == _CONTENT_LENGTH:
@@ -203,6 +213,14 @@ class ServiceMiddleware:
         self.docs_paths = tuple(docs_paths)
         self.access_log = access_log
         self.trusted_proxies = tuple(trusted_proxies)
+        # The headers layers 5 and 2 add to an answer that set none of them, built once per
+        # Content-Security-Policy (layer 5's `Vary: Origin` only where CORS is on).
+        vary = [(_VARY, b"Origin")] if self.cors is not None else []
+        csps = (content_security_policy("/", ()), content_security_policy("/docs", ("/docs",)))
+        self._added = {
+            csp: tuple(vary + with_security_headers([], csp=csp, hsts=hsts)) for csp in csps
+        }
+        self._added_names = frozenset(name for name, _ in self._added[csps[0]])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -227,21 +245,23 @@ class ServiceMiddleware:
                 raw = with_security_headers(
                     list(message.get("headers", [])), csp=csp, hsts=self.hsts
                 )
-                _set_header(raw, _REQUEST_ID_RAW, request_id_raw)
-                elapsed_ms = (time.perf_counter() - started) * 1000
-                _set_header(raw, _SERVER_TIMING, f"app;dur={elapsed_ms:.1f}".encode())
-                message["headers"] = raw
+                message["headers"] = _stamped(raw, request_id_raw, started)
             await send(message)
 
         async def with_cors(message: Message) -> None:
-            # Layer 5 on the way out: what CORSMiddleware adds to a simple response.
-            if cors is None or message["type"] != "http.response.start":
-                await finish(message)
-            elif incoming.origin:
+            # Layer 5 on the way out (what CORSMiddleware adds to a simple response), then 2 and 1.
+            nonlocal status
+            if message["type"] != "http.response.start":
+                await send(message)
+            elif cors is not None and incoming.origin:
                 await cors.send(message, send=finish, request_headers=Headers(scope=scope))
+            elif self._adds_to_untouched(raw := list(message.get("headers", [])), csp):
+                status = message["status"]
+                message["headers"] = _stamped(raw, request_id_raw, started)
+                await send(message)
             else:
-                raw = list(message.get("headers", []))
-                _add_vary_origin(raw)
+                if cors is not None:
+                    _add_vary_origin(raw)
                 message["headers"] = raw
                 await finish(message)
 
@@ -272,6 +292,14 @@ class ServiceMiddleware:
                 log_access(scope, status, started)
             request_id_var.reset(token)
             request_scope_var.reset(request)
+
+    def _adds_to_untouched(self, raw: list[tuple[bytes, bytes]], csp: bytes) -> bool:
+        """The usual answer sets none of the headers layers 5 and 2 add: they come down to
+        appending the ones built at start-up (False, and `raw` unchanged, otherwise)."""
+        if not self._added_names.isdisjoint(name for name, _ in raw):
+            return False
+        raw.extend(self._added[csp])
+        return True
 
     async def _measured(
         self,

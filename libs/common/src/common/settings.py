@@ -146,6 +146,10 @@ class ServiceSettings(BaseSettings):
     log_file_max_bytes: int = 10 * 1024 * 1024
     log_file_backups: int = 5
     access_log: bool = True
+    # What a process builds at start-up (models, routes, schemas, the runtime) lives as long as
+    # it does: frozen out of the cyclic GC's view once the app has started, so that full
+    # collections under load scan only what requests allocate (decision 0015).
+    gc_freeze_after_startup: bool = True
 
     # Addresses or networks of the reverse proxies whose X-Forwarded-For is believed
     # (common.client); empty: the TCP peer is the client.

@@ -74,6 +74,9 @@ class LogScanPlugin:
 def pytest_configure(config: pytest.Config) -> None:
     # The services' migrations are the root `alembic.ini`'s, wherever pytest was started.
     os.environ.setdefault("ALEMBIC_CONFIG", str(config.rootpath / "alembic.ini"))
+    # Hundreds of apps start in one test process: each would collect the whole test heap and
+    # freeze it for good (a test of the freeze turns it on for itself).
+    os.environ.setdefault("GC_FREEZE_AFTER_STARTUP", "false")
     config.pluginmanager.register(LogScanPlugin(), "common-log-scan")
 
 

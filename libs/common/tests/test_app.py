@@ -413,7 +413,10 @@ class TestDocs:
             ),
         ],
     )
-    @pytest.mark.parametrize("path", ["/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"])
+    @pytest.mark.parametrize(
+        "path",
+        ["/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect", "/docs/assets/favicon.png"],
+    )
     async def test_no_docs_when_turned_off_or_in_production(
         self, make_app: AppFactory, running: ClientOpener, settings: dict[str, Any], path: str
     ) -> None:

@@ -30,11 +30,15 @@ class TestOperationalEndpoints:
 
 
 class TestDocs:
-    async def test_swagger_and_redoc_are_served(self, client: httpx.AsyncClient) -> None:
+    async def test_swagger_and_redoc_are_served_from_the_service_itself(
+        self, client: httpx.AsyncClient
+    ) -> None:
         for path in ("/docs", "/redoc"):
             response = await client.get(path)
             assert response.status_code == 200
-            assert "cdn.jsdelivr.net" in response.headers["content-security-policy"]
+            assert "cdn" not in response.headers["content-security-policy"]
+            assert "/docs/assets/" in response.text
+            assert "cdn" not in response.text
 
     async def test_openapi_documents_the_password_flow_and_error_shape(
         self, client: httpx.AsyncClient

@@ -25,6 +25,7 @@ from redis.exceptions import RedisError
 
 from common.audit import OutboxMixin, OutboxRelay, RelayMetrics, stop_relay
 from common.db.session import Database
+from common.docs import DOCS_URL, REDOC_URL, install_docs
 from common.error_handlers import install_error_handlers
 from common.health import ReadinessChecks
 from common.health import router as health_router
@@ -192,10 +193,12 @@ def create_service_app(
         lifespan=app_lifespan,
         openapi_tags=openapi_tags,
         swagger_ui_parameters={"persistAuthorization": True},
-        docs_url="/docs" if docs else None,
-        redoc_url="/redoc" if docs else None,
+        docs_url=None,  # served by `common.docs`, from the service's own assets
+        redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
     )
+    if docs:
+        install_docs(app)
     install_error_handlers(app)
 
     refusals = shared_refusals(settings)
@@ -237,7 +240,7 @@ def _install_middleware(app: FastAPI, settings: ServiceSettings) -> CollectorReg
         metrics=HttpMetrics(registry) if registry is not None else None,
         metrics_exclude=("/metrics",),
         hsts=settings.is_production,
-        docs_paths=("/docs", "/redoc"),
+        docs_paths=(DOCS_URL, REDOC_URL),
         access_log=settings.access_log,
         trusted_proxies=settings.trusted_proxy_networks,
     )

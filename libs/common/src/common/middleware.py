@@ -111,13 +111,25 @@ _API_HEADERS: list[tuple[bytes, bytes]] = [
     (b"cross-origin-resource-policy", b"same-origin"),
 ]
 _STRICT_CSP = b"default-src 'none'; frame-ancestors 'none'"
-# Swagger UI and ReDoc load their bundles from jsDelivr and start with an inline script.
-_DOCS_CSP = (
-    b"default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    b"style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    b"font-src https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com "
-    b"https://cdn.redoc.ly; connect-src 'self'; worker-src blob:; frame-ancestors 'none'"
-)
+
+
+def docs_content_security_policy(
+    *, script_hashes: Sequence[str] = (), connect: Sequence[str] = ()
+) -> str:
+    """The policy of the docs (`common.docs`): Swagger UI and ReDoc load from the service itself
+    only; an inline script runs only by its hash (`script_hashes`, base64 SHA-256); ReDoc's
+    styled-components writes `<style>` elements and searches in a `blob:` worker; the page
+    calls the service and the origins in `connect` (auth's token endpoint) and nothing else."""
+    scripts = " ".join(["'self'", *(f"'sha256-{digest}'" for digest in script_hashes)])
+    origins = " ".join(["'self'", *connect])
+    return (
+        f"default-src 'none'; script-src {scripts}; style-src 'self' 'unsafe-inline'; "
+        f"img-src 'self' data:; connect-src {origins}; worker-src blob:; frame-ancestors 'none'"
+    )
+
+
+# What the docs pages do not set themselves: their assets, answers under their paths.
+_DOCS_CSP = docs_content_security_policy().encode()
 _HSTS = b"max-age=63072000; includeSubDomains"
 
 

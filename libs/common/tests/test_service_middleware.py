@@ -89,7 +89,7 @@ def _separate_layers(registry: CollectorRegistry, *, cors: bool) -> list[Middlew
             CORSMiddleware,
             allow_origins=[ORIGIN],
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type", REQUEST_ID_HEADER],
+            allow_headers=["Authorization", "Content-Type", REQUEST_ID_HEADER, "X-Requested-With"],
             expose_headers=[REQUEST_ID_HEADER, "Retry-After"],
             max_age=600,
         ),

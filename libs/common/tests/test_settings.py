@@ -9,7 +9,14 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from common.settings import DEV_SECRET_KEY, Environment, InsecureSettings, ServiceSettings
+from common.settings import (
+    AUTH_TOKEN_PATH,
+    DEV_AUTH_TOKEN_URL,
+    DEV_SECRET_KEY,
+    Environment,
+    InsecureSettings,
+    ServiceSettings,
+)
 
 STRONG_KEY = "k" * 48
 
@@ -109,6 +116,46 @@ class TestDocs:
             ServiceSettings(_env_file=None, environment=environment, docs_enabled=False).serves_docs
             is False
         )
+
+
+class TestDocsTokenUrl:
+    def test_outside_production_the_docs_sign_in_at_auth_on_8001(self) -> None:
+        assert development().docs_sign_in_url == "http://localhost:8001/api/v1/auth/token"
+        assert development().docs_sign_in_url == DEV_AUTH_TOKEN_URL
+
+    def test_production_signs_in_on_the_docs_own_origin_unless_told_otherwise(self) -> None:
+        assert production().docs_sign_in_url == "/api/v1/auth/token"
+        assert production(docs_token_url=None).docs_sign_in_url == AUTH_TOKEN_PATH
+
+    @pytest.mark.parametrize(
+        "url", ["https://auth.example.com/api/v1/auth/token", "/auth/api/v1/auth/token"]
+    )
+    def test_an_explicit_url_or_path_wins(self, url: str) -> None:
+        assert development(docs_token_url=url).docs_sign_in_url == url
+        assert production(docs_token_url=url).docs_sign_in_url == url
+
+    def test_set_but_empty_is_unset(self) -> None:
+        assert development(docs_token_url="").docs_token_url is None
+
+    @pytest.mark.parametrize(
+        "url", ["auth.example.com/token", "ftp://auth.example.com/token", "//evil.example/t", "t"]
+    )
+    def test_refuses_what_is_neither_an_http_url_nor_a_path(self, url: str) -> None:
+        with pytest.raises(ValidationError, match="DOCS_TOKEN_URL must be an http"):
+            development(docs_token_url=url)
+
+    @pytest.mark.parametrize(
+        ("url", "problem"),
+        [
+            ("http://auth.example.com/api/v1/auth/token", "DOCS_TOKEN_URL is not an https URL"),
+            ("https://localhost:8001/api/v1/auth/token", "DOCS_TOKEN_URL points at this machine"),
+        ],
+    )
+    def test_production_refuses_a_url_that_is_not_public_https(
+        self, url: str, problem: str
+    ) -> None:
+        with pytest.raises(InsecureSettings, match=problem):
+            production(docs_token_url=url)
 
 
 class TestProductionRefusals:

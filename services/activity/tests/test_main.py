@@ -61,6 +61,17 @@ class TestDocs:
     async def test_swagger_is_served(self, client: httpx.AsyncClient) -> None:
         assert (await client.get("/docs")).status_code == 200
 
+    async def test_the_authorize_dialog_signs_in_at_auth(self, client: httpx.AsyncClient) -> None:
+        # Outside production, DOCS_TOKEN_URL defaults to auth on :8001 (`make dev`).
+        spec = (await client.get("/openapi.json")).json()
+        sign_in = spec["components"]["securitySchemes"]["UserSignIn"]
+        docs = await client.get("/docs")
+
+        assert sign_in["flows"]["password"]["tokenUrl"] == "http://localhost:8001/api/v1/auth/token"
+        assert (
+            "connect-src 'self' http://localhost:8001;" in docs.headers["content-security-policy"]
+        )
+
 
 class TestRequestHandling:
     async def test_unknown_routes_answer_json(self, client: httpx.AsyncClient) -> None:

@@ -44,13 +44,29 @@ class TestDocs:
         self, client: httpx.AsyncClient
     ) -> None:
         spec = (await client.get("/openapi.json")).json()
-        flows = spec["components"]["securitySchemes"]["OAuth2PasswordBearer"]["flows"]
-        assert flows["password"]["tokenUrl"] == "/api/v1/auth/token"
+        schemes = spec["components"]["securitySchemes"]
+        # Auth's own docs sign in at its own token endpoint, on their origin.
+        assert schemes["UserSignIn"]["flows"]["password"]["tokenUrl"] == "/api/v1/auth/token"
         login = spec["paths"]["/api/v1/auth/login"]["post"]["responses"]
         assert login["401"]["content"]["application/json"]["schema"]["$ref"].endswith(
             "/ErrorResponse"
         )
         assert "/.well-known/jwks.json" in spec["paths"]
+
+    async def test_the_authorize_dialog_lists_user_sign_in_first_and_service_clients_last(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        spec = (await client.get("/openapi.json")).json()
+        schemes = spec["components"]["securitySchemes"]
+
+        assert list(schemes) == ["UserSignIn", "AccessToken", "ServiceClient"]
+        assert schemes["UserSignIn"]["description"].startswith("User sign-in (e-mail and password)")
+        assert schemes["ServiceClient"]["description"].startswith("Service client")
+        assert spec["paths"]["/api/v1/auth/token"]["post"]["security"] == [{"ServiceClient": []}]
+        assert spec["paths"]["/api/v1/auth/me"]["get"]["security"] == [
+            {"UserSignIn": []},
+            {"AccessToken": []},
+        ]
 
 
 class TestRequestHandling:

@@ -75,6 +75,14 @@ class TestAuthSettings:
         with pytest.raises(InsecureSettings, match=f"{field.upper()} {problem}"):
             production(**{field: url})
 
+    def test_auths_docs_sign_in_at_its_own_token_endpoint(self) -> None:
+        development = AuthSettings(_env_file=None, environment="development")
+        explicit = "https://auth.example.com/api/v1/auth/token"
+
+        assert development.docs_sign_in_url == "/api/v1/auth/token"
+        assert production().docs_sign_in_url == "/api/v1/auth/token"
+        assert production(docs_token_url=explicit).docs_sign_in_url == explicit
+
     def test_production_refuses_the_development_secret(self) -> None:
         values = {k: v for k, v in PRODUCTION.items() if k != "secret_key"}
         with pytest.raises(InsecureSettings, match="SECRET_KEY is the development default"):

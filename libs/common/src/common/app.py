@@ -198,7 +198,7 @@ def create_service_app(
         openapi_url="/openapi.json" if docs else None,
     )
     if docs:
-        install_docs(app)
+        install_docs(app, token_url=settings.docs_sign_in_url)
     install_error_handlers(app)
 
     refusals = shared_refusals(settings)

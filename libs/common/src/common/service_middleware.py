@@ -58,7 +58,9 @@ from common.middleware import (
 )
 
 CORS_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-CORS_ALLOW_HEADERS = ("Authorization", "Content-Type", REQUEST_ID_HEADER)
+# X-Requested-With: Swagger UI sends it with the password form it posts to auth's token
+# endpoint, from the docs of another service (another origin).
+CORS_ALLOW_HEADERS = ("Authorization", "Content-Type", REQUEST_ID_HEADER, "X-Requested-With")
 CORS_EXPOSE_HEADERS = (REQUEST_ID_HEADER, "Retry-After")
 CORS_MAX_AGE = 600
 GZIP_MINIMUM_SIZE = 1024

@@ -21,6 +21,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from common.client import IPNetwork, parse_networks
 
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me-0123456789abcdef"  # noqa: S105 (refused in production)
+# Auth's token endpoint (OAuth2 form, RFC 6749): the path every service, the gateway included,
+# serves it at, and where auth answers it in development (`make dev`, Procfile.dev).
+AUTH_TOKEN_PATH = "/api/v1/auth/token"  # noqa: S105 (a path, not a secret)
+DEV_AUTH_TOKEN_URL = f"http://localhost:8001{AUTH_TOKEN_PATH}"
 
 
 class Environment(StrEnum):
@@ -159,6 +163,10 @@ class ServiceSettings(BaseSettings):
     # /docs, /redoc and /openapi.json: served outside production unless set to false, in
     # production only when set to true.
     docs_enabled: bool | None = None
+    # Where the Authorize dialog of /docs signs users in (OAuth2 password flow): auth's public
+    # token endpoint, an absolute URL or a path on the docs' own origin. Unset: auth on :8001
+    # outside production, the path in production (auth itself, or behind the gateway).
+    docs_token_url: str | None = None
     max_body_size: int = Field(default=1024 * 1024, ge=1)
     # Request headers (name and value bytes): all together, and any one of them.
     max_headers_size: int = Field(default=16 * 1024, ge=1024)
@@ -183,6 +191,17 @@ class ServiceSettings(BaseSettings):
                 "of any site send"
             )
         return origins
+
+    @field_validator("docs_token_url")
+    @classmethod
+    def _token_url_is_a_url_or_a_path(cls, url: str | None) -> str | None:
+        if not url:
+            return None  # set but empty: unset
+        parts = urlsplit(url)
+        absolute = parts.scheme in ("http", "https") and bool(parts.hostname)
+        if not (absolute or (url.startswith("/") and not url.startswith("//"))):
+            raise ValueError("DOCS_TOKEN_URL must be an http(s) URL or a path starting with /")
+        return url
 
     @model_validator(mode="after")
     def _check_trusted_proxies(self) -> Self:
@@ -222,6 +241,10 @@ class ServiceSettings(BaseSettings):
         if self.db_echo:
             problems.append("DB_ECHO logs every statement and its parameters")
         problems.extend(filter(None, [public_https_url_problem("JWT_ISSUER", self.jwt_issuer)]))
+        if self.docs_token_url and not self.docs_token_url.startswith("/"):
+            problems.extend(
+                filter(None, [public_https_url_problem("DOCS_TOKEN_URL", self.docs_token_url)])
+            )
         return problems
 
     @property
@@ -231,6 +254,13 @@ class ServiceSettings(BaseSettings):
     @property
     def serves_docs(self) -> bool:
         return not self.is_production if self.docs_enabled is None else self.docs_enabled
+
+    @property
+    def docs_sign_in_url(self) -> str:
+        """The token URL of the password flow the docs offer (DOCS_TOKEN_URL, or its default)."""
+        if self.docs_token_url:
+            return self.docs_token_url
+        return AUTH_TOKEN_PATH if self.is_production else DEV_AUTH_TOKEN_URL
 
     @property
     def json_logs(self) -> bool:

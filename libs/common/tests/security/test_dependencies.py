@@ -18,7 +18,13 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from common.db import Database
-from common.security import TOKEN_URL, CurrentPrincipal, JwksSource, require_permission
+from common.security import (
+    TOKEN_URL,
+    USER_SIGN_IN,
+    CurrentPrincipal,
+    JwksSource,
+    require_permission,
+)
 from common.settings import ServiceSettings
 from common.testing import assert_error, free_port, serve_app
 
@@ -202,7 +208,15 @@ class TestOpenApi:
     ) -> None:
         schema = (await client.get("/openapi.json")).json()
 
-        [scheme] = schema["components"]["securitySchemes"].values()
+        scheme = schema["components"]["securitySchemes"][USER_SIGN_IN]
         assert scheme["type"] == "oauth2"
-        assert scheme["flows"]["password"]["tokenUrl"] == TOKEN_URL
-        assert schema["paths"]["/api/v1/me"]["get"]["security"]
+        assert scheme["description"].startswith("User sign-in (e-mail and password)")
+        assert "password" in scheme["flows"]
+        assert {USER_SIGN_IN: []} in schema["paths"]["/api/v1/me"]["get"]["security"]
+
+    def test_the_code_names_auths_path_which_each_app_replaces_by_its_settings(self) -> None:
+        app = FastAPI()  # not the shared factory: no `common.docs`
+        app.include_router(router)
+
+        scheme = app.openapi()["components"]["securitySchemes"][USER_SIGN_IN]
+        assert scheme["flows"]["password"]["tokenUrl"] == TOKEN_URL == "/api/v1/auth/token"

@@ -37,8 +37,8 @@ class ClientBasicAuth(HTTPBasic):
     None, a malformed one is `invalid_client` (FastAPI's own answers a bearer-style 401), and
     the id and secret are form-decoded, as the RFC has clients encode them."""
 
-    def __init__(self, *, description: str) -> None:
-        super().__init__(auto_error=False, description=description)
+    def __init__(self, *, scheme_name: str, description: str) -> None:
+        super().__init__(scheme_name=scheme_name, description=description, auto_error=False)
 
     async def __call__(self, request: Request) -> HTTPBasicCredentials | None:  # type: ignore[override]  # never raises 401 by itself
         scheme, _, param = request.headers.get("authorization", "").partition(" ")

@@ -71,6 +71,12 @@ class AuthSettings(ServiceSettings):
             raise ValueError("the link must contain {token}")
         return url
 
+    @property
+    def docs_sign_in_url(self) -> str:
+        """Auth's own docs sign in at its own token endpoint, on their origin, unless
+        DOCS_TOKEN_URL says otherwise."""
+        return self.docs_token_url or f"{self.api_prefix}/auth/token"
+
     def production_problems(self) -> list[str]:
         problems = super().production_problems()
         if self.mail_backend == "log":

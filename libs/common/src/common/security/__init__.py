@@ -2,6 +2,7 @@
 
 from common.security.dependencies import (
     TOKEN_URL,
+    USER_SIGN_IN,
     CurrentPrincipal,
     PermissionCheck,
     bearer_scheme,
@@ -31,6 +32,7 @@ __all__ = [
     "REVOCATION_FIELD",
     "SERVICE_SUBJECT_PREFIX",
     "TOKEN_URL",
+    "USER_SIGN_IN",
     "CurrentPrincipal",
     "JwksSource",
     "JwksUnavailable",

@@ -16,11 +16,21 @@ from fastapi.security import OAuth2PasswordBearer
 from common.errors import NotAuthenticated, PermissionDenied
 from common.runtime import service_core
 from common.security.principal import Principal
+from common.settings import AUTH_TOKEN_PATH
 
-# Swagger's Authorize button posts the OAuth2 password form here (through the gateway or auth).
-TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 (a path, not a secret)
+# Swagger's Authorize button posts the OAuth2 password form to auth's token endpoint: this path
+# in the code, replaced in each app's OpenAPI by its settings' DOCS_TOKEN_URL (`common.docs`).
+TOKEN_URL = AUTH_TOKEN_PATH
+USER_SIGN_IN = "UserSignIn"
+"""The name of the password flow among the OpenAPI security schemes (first in Authorize)."""
 
-bearer_scheme = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
+bearer_scheme = OAuth2PasswordBearer(
+    tokenUrl=TOKEN_URL,
+    scheme_name=USER_SIGN_IN,
+    description="User sign-in (e-mail and password): your e-mail as username; leave client_id "
+    "and client_secret empty.",
+    auto_error=False,
+)
 
 
 async def get_principal(

@@ -29,7 +29,11 @@ from common.schemas import MessageResponse, error_responses
 from common.security import CurrentPrincipal
 
 router = APIRouter(prefix="/auth", tags=["auth"])
-client_basic = ClientBasicAuth(description="Service client id and secret")
+client_basic = ClientBasicAuth(
+    scheme_name="ServiceClient",
+    description="Service client (client_credentials grant): its client id and secret, "
+    "from `create-service-client`; not for people, who sign in with UserSignIn.",
+)
 
 EmailField = Annotated[EmailStr | None, Form(max_length=320)]
 SecretField = Annotated[str | None, Form(max_length=256)]

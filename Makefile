@@ -5,7 +5,7 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 RUN := $(UV) run --no-sync
 
-.PHONY: help install services env database migrate seed dev test lint fmt typecheck pytest fuzz bench clean
+.PHONY: help install services browser env database migrate seed dev test lint fmt typecheck pytest fuzz bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -16,6 +16,9 @@ install: ## Install uv if missing, then the locked dependencies of every package
 
 services: ## Make sure PostgreSQL and Redis answer (start them where installed)
 	@./scripts/ensure-services.sh
+
+browser: ## Make sure headless Chromium is there for the browser tests (apt-get, as root)
+	@./scripts/ensure-chromium.sh
 
 env:
 	@[ -f .env ] || { cp .env.example .env && echo "created .env from .env.example"; }
@@ -38,7 +41,7 @@ dev: seed ## Run the whole stack: services, Celery worker and beat, Flower (:555
 	@mkdir -p var/log
 	$(RUN) honcho -f Procfile.dev start
 
-test: install services lint typecheck pytest fuzz ## Everything CI checks: lint, types, tests, fuzzing
+test: install services browser lint typecheck pytest fuzz ## Everything CI checks: lint, types, tests (browser ones too), fuzzing
 
 lint: ## ruff check and ruff format --check
 	$(RUN) ruff check .

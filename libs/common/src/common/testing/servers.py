@@ -27,11 +27,12 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def serve_app(app: ASGIApp, *, lifespan: bool = False) -> AsyncIterator[str]:
-    """Yield the base URL of `app` served on a free loopback port until the block exits."""
+async def serve_app(app: ASGIApp, *, lifespan: bool = False, port: int = 0) -> AsyncIterator[str]:
+    """Yield the base URL of `app` served on a loopback port until the block exits: a free one,
+    or `port` (from `free_port()`) when another app's settings had to name it first."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
     # No proxy headers, as the services run (common.client decides whom to believe).
     config = uvicorn.Config(

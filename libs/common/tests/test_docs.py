@@ -116,6 +116,18 @@ class TestPages:
         assert directives(response)["default-src"] == "'none'"
         assert directives(response)["frame-ancestors"] == "'none'"
 
+    async def test_only_redoc_may_add_styles_and_start_a_worker(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        swagger_ui = directives(await client.get("/docs"))
+        redoc = directives(await client.get("/redoc"))
+
+        assert swagger_ui["style-src"] == "'self'"
+        assert "worker-src" not in swagger_ui
+        # ReDoc's styled-components writes <style> elements; its search runs in a worker.
+        assert redoc["style-src"] == "'self' 'unsafe-inline'"
+        assert redoc["worker-src"] == "blob:"
+
     async def test_swagger_ui_may_call_the_service_and_the_token_endpoint_only(
         self, client: httpx.AsyncClient
     ) -> None:

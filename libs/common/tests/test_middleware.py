@@ -196,8 +196,8 @@ class TestSecurityHeaders:
 
         assert response.status_code == 200
         assert response.headers["content-security-policy"] == (
-            "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-            "img-src 'self' data:; connect-src 'self'; worker-src blob:; frame-ancestors 'none'"
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "connect-src 'self'; frame-ancestors 'none'"
         )
 
     async def test_no_hsts_outside_production(self, client: httpx.AsyncClient) -> None:

@@ -3,8 +3,9 @@ at `/redoc` and their bundles at `/docs/assets/`, from the `fastapi-offline` pac
 0016): no CDN, so they work on a machine without a network.
 
 Each page sends its own Content-Security-Policy
-(`common.middleware.docs_content_security_policy`): its inline script runs by its hash, and
-Swagger UI may call the service and the origin of auth's token endpoint, nothing else.
+(`common.middleware.docs_content_security_policy`): its inline script runs by its hash, only
+ReDoc may add styles at run time, and Swagger UI may call the service and the origin of auth's
+token endpoint, nothing else.
 
 The OpenAPI document says how to sign in (`document_sign_in`): the password flow posts to the
 settings' token URL (DOCS_TOKEN_URL: auth's public endpoint), and every operation that takes a
@@ -89,14 +90,16 @@ def _root_path(request: Request) -> str:
     return str(request.scope.get("root_path", "")).rstrip("/")
 
 
-def _with_policy(page: HTMLResponse, *, connect: tuple[str, ...] = ()) -> HTMLResponse:
+def _with_policy(
+    page: HTMLResponse, *, connect: tuple[str, ...] = (), redoc: bool = False
+) -> HTMLResponse:
     """`page` with the docs' policy, allowing exactly the inline scripts it carries."""
     hashes = [
         base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
         for script in _INLINE_SCRIPT.findall(bytes(page.body).decode())
     ]
     page.headers["Content-Security-Policy"] = docs_content_security_policy(
-        script_hashes=hashes, connect=connect
+        script_hashes=hashes, connect=connect, redoc=redoc
     )
     return page
 
@@ -161,7 +164,8 @@ def install_docs(app: FastAPI, *, token_url: str) -> None:
                 redoc_js_url=f"{root}{ASSETS_URL}/redoc.standalone.js",
                 redoc_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
                 with_google_fonts=False,
-            )
+            ),
+            redoc=True,
         )
 
     pages: dict[str, Callable[[Request], Awaitable[HTMLResponse]]] = {

@@ -114,17 +114,19 @@ _STRICT_CSP = b"default-src 'none'; frame-ancestors 'none'"
 
 
 def docs_content_security_policy(
-    *, script_hashes: Sequence[str] = (), connect: Sequence[str] = ()
+    *, script_hashes: Sequence[str] = (), connect: Sequence[str] = (), redoc: bool = False
 ) -> str:
     """The policy of the docs (`common.docs`): Swagger UI and ReDoc load from the service itself
-    only; an inline script runs only by its hash (`script_hashes`, base64 SHA-256); ReDoc's
-    styled-components writes `<style>` elements and searches in a `blob:` worker; the page
-    calls the service and the origins in `connect` (auth's token endpoint) and nothing else."""
+    only; an inline script runs only by its hash (`script_hashes`, base64 SHA-256); the page
+    calls the service and the origins in `connect` (auth's token endpoint) and nothing else.
+    `redoc`: ReDoc's styled-components writes `<style>` elements at run time (inline styles)
+    and its search runs in a `blob:` worker; Swagger UI needs neither."""
     scripts = " ".join(["'self'", *(f"'sha256-{digest}'" for digest in script_hashes)])
     origins = " ".join(["'self'", *connect])
+    styles, workers = ("'self' 'unsafe-inline'", "; worker-src blob:") if redoc else ("'self'", "")
     return (
-        f"default-src 'none'; script-src {scripts}; style-src 'self' 'unsafe-inline'; "
-        f"img-src 'self' data:; connect-src {origins}; worker-src blob:; frame-ancestors 'none'"
+        f"default-src 'none'; script-src {scripts}; style-src {styles}; img-src 'self' data:; "
+        f"connect-src {origins}{workers}; frame-ancestors 'none'"
     )
 
 

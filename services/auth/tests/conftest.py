@@ -249,15 +249,23 @@ def celery_prefix() -> str:
 
 
 @pytest.fixture(scope="module")
+def worker_environment() -> dict[str, str]:
+    """Override in a test module to give its Celery worker more settings."""
+    return {}
+
+
+@pytest.fixture(scope="module")
 def celery_worker(
     database_url: str,
     redis_url: str,
     celery_prefix: str,
     smtp_server: tuple[MailRecorder, int],
+    worker_environment: dict[str, str],
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A real Celery worker process on the test broker, delivering mail to `smtp_server`."""
     env = {
         **os.environ,
+        **worker_environment,
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "REDIS_KEY_PREFIX": celery_prefix,

@@ -116,6 +116,51 @@ class TestAuthSettings:
             AuthSettings(_env_file=None, environment="development", password_min_length=6)
 
 
+class TestAccountPages:
+    @pytest.mark.parametrize(
+        ("environment", "served"), [("development", True), ("test", False), ("production", False)]
+    )
+    def test_are_on_by_default_in_development_only(self, environment: str, served: bool) -> None:
+        values = {**PRODUCTION, "environment": environment}
+        assert AuthSettings(_env_file=None, **values).serves_account_pages is served
+
+    @pytest.mark.parametrize("environment", ["development", "test", "production"])
+    @pytest.mark.parametrize("enabled", [True, False])
+    def test_the_setting_wins_everywhere(self, environment: str, enabled: bool) -> None:
+        values = {**PRODUCTION, "environment": environment, "account_pages_enabled": enabled}
+        assert AuthSettings(_env_file=None, **values).serves_account_pages is enabled
+
+    def test_while_on_the_mailed_links_lead_to_them_under_the_public_url(self) -> None:
+        settings = production(account_pages_enabled=True, public_url="https://id.example.com/")
+        assert settings.password_reset_link("t0k") == (
+            "https://id.example.com/account/reset-password?token=t0k"
+        )
+        assert settings.email_verification_link("t0k") == (
+            "https://id.example.com/account/verify-email?token=t0k"
+        )
+
+    def test_while_off_the_mailed_links_are_the_front_ends(self) -> None:
+        settings = production(account_pages_enabled=False)
+        assert settings.password_reset_link("t0k") == (
+            "https://app.example.com/reset-password?token=t0k"
+        )
+        assert settings.email_verification_link("t0k") == (
+            "https://app.example.com/verify-email?token=t0k"
+        )
+
+    def test_production_with_them_needs_no_front_end_urls_but_a_public_url(self) -> None:
+        front_end = ("password_reset_url", "email_verification_url")
+        values = {k: v for k, v in PRODUCTION.items() if k not in front_end}
+        assert AuthSettings(_env_file=None, **values, account_pages_enabled=True)
+        with pytest.raises(InsecureSettings) as caught:
+            AuthSettings(
+                _env_file=None,
+                **{**values, "public_url": "http://id.example.com"},
+                account_pages_enabled=True,
+            )
+        assert caught.value.problems == ["PUBLIC_URL is not an https URL (http://id.example.com)"]
+
+
 class TestUnconfiguredStart:
     def test_the_service_refuses_to_start_and_says_what_to_fix(self, tmp_path: Path) -> None:
         """`uvicorn auth_service.main:create_app` with no settings at all (no variables, no

@@ -31,6 +31,7 @@ from common.health import ReadinessChecks
 from common.health import router as health_router
 from common.logging import configure_logging
 from common.metrics import HttpMetrics, metrics_router
+from common.operation_ids import operation_id_generator
 from common.redis import KeySpace, create_redis
 from common.runtime import ServiceCore, attach_core, attach_runtime
 from common.schemas import error_responses
@@ -192,6 +193,7 @@ def create_service_app(
         version=version,
         lifespan=app_lifespan,
         openapi_tags=openapi_tags,
+        generate_unique_id_function=operation_id_generator(settings.api_prefix),
         swagger_ui_parameters={"persistAuthorization": True},
         docs_url=None,  # served by `common.docs`, from the service's own assets
         redoc_url=None,

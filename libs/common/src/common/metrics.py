@@ -127,7 +127,7 @@ class MetricsMiddleware:
 def metrics_router(registry: CollectorRegistry) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
-    @router.get("/metrics")
+    @router.get("/metrics", summary="Prometheus metrics")
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 

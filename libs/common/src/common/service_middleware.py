@@ -151,21 +151,147 @@ def _set_header(raw: list[tuple[bytes, bytes]], name: bytes, value: bytes) -> No
     raw[found[0]] = (name, value)
 
 
-def _stamped(
-    raw: list[tuple[bytes, bytes]], request_id: bytes, started: float
-) -> list[tuple[bytes, bytes]]:
-    """Layer 1 on the way out: the request id and the timing, replacing any the app set."""
-    _set_header(raw, _REQUEST_ID_RAW, request_id)
-    timing = f"app;dur={(time.perf_counter() - started) * 1000:.1f}".encode()
-    _set_header(raw, _SERVER_TIMING, timing)
-    return raw
-
-
 def _declared_length(raw: list[tuple[bytes, bytes]]) -> int | None:
     for key, value in raw:
         if key == _CONTENT_LENGTH:
             return int(value) if value.isdigit() else None
     return None
+
+
+class _Exchange:
+    """One request's way through the layers: what they read from it, and a `send` per layer
+    for what they do to the answer (one object instead of a closure per layer and request)."""
+
+    __slots__ = (
+        "held",
+        "incoming",
+        "layers",
+        "passing",
+        "request_id",
+        "responder",
+        "responding",
+        "scope",
+        "send",
+        "started",
+        "status",
+    )
+
+    def __init__(
+        self,
+        layers: ServiceMiddleware,
+        scope: Scope,
+        send: Send,
+        incoming: _Incoming,
+        request_id: str,
+    ) -> None:
+        self.layers = layers
+        self.scope = scope
+        self.send = send
+        self.incoming = incoming
+        self.request_id = request_id
+        self.started = time.perf_counter()
+        self.status = 500  # what the access log and the metrics say if no answer started
+        self.responding = False
+        self.held: Message | None = None
+        self.responder: IdentityResponder | None = None
+        self.passing = False
+
+    def _stamps(self) -> list[tuple[bytes, bytes]]:
+        """Layer 1's headers: the request id and the time the app took so far."""
+        milliseconds = (time.perf_counter() - self.started) * 1000
+        return [
+            (_REQUEST_ID_RAW, self.request_id.encode("latin-1")),
+            (_SERVER_TIMING, b"app;dur=%.1f" % milliseconds),
+        ]
+
+    async def finish(self, message: Message) -> None:
+        """Layers 2 and 1 on the way out: security headers, then the request id and timing,
+        replacing any the app set."""
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            raw = with_security_headers(
+                list(message.get("headers", [])),
+                csp=self.layers.csp_for(self.scope),
+                hsts=self.layers.hsts,
+            )
+            for name, value in self._stamps():
+                _set_header(raw, name, value)
+            message["headers"] = raw
+        await self.send(message)
+
+    async def decorated(self, message: Message) -> None:
+        """Layer 5 on the way out (what CORSMiddleware adds to a simple response), then 2
+        and 1."""
+        if message["type"] != "http.response.start" or self._stamped_as_usual(message):
+            await self.send(message)
+        else:
+            await self._decorated_start(message)
+
+    def _stamped_as_usual(self, start: Message) -> bool:
+        """The usual answer sets none of the headers layers 5, 2 and 1 add, and its request
+        has no `Origin` for CORS to answer: they come down to appending the headers built at
+        start-up, and layer 1's (False, and `start` unchanged, otherwise)."""
+        layers = self.layers
+        if layers.cors is not None and self.incoming.origin:
+            return False
+        raw = list(start.get("headers", []))
+        if not layers.untouched_by(raw):
+            return False
+        self.status = start["status"]
+        raw += layers.added[layers.csp_for(self.scope)]
+        raw += self._stamps()
+        start["headers"] = raw
+        return True
+
+    async def _decorated_start(self, start: Message) -> None:
+        """`decorated` for the answer `_stamped_as_usual` left alone, through Starlette's
+        CORS code where the request has an `Origin`."""
+        layers = self.layers
+        if layers.cors is not None and self.incoming.origin:
+            headers = Headers(scope=self.scope)
+            await layers.cors.send(start, send=self.finish, request_headers=headers)
+            return
+        raw = list(start.get("headers", []))
+        if layers.cors is not None:
+            _add_vary_origin(raw)
+        start["headers"] = raw
+        await self.finish(start)
+
+    async def compressed(self, message: Message) -> None:
+        """The app's `send`: through GZip (layer 8), then `decorated`. An answer that declares
+        a body under the minimum size is held until its body: sent in one message, it goes out
+        as GZip would leave it (unchanged), without a responder; anything else goes through
+        Starlette's."""
+        if self.passing:
+            await self.decorated(message)
+            return
+        if self.responder is not None:
+            await self.responder.send_with_compression(message)
+            return
+        minimum = self.layers.gzip.minimum_size
+        if message["type"] == "http.response.start":
+            self.responding = True
+            if self.held is None:
+                length = _declared_length(message.get("headers", []))
+                if length is not None and length < minimum:
+                    self.held = message
+                    return
+        elif (
+            self.held is not None
+            and message["type"] == "http.response.body"
+            and not message.get("more_body", False)
+            and len(message.get("body", b"")) < minimum
+        ):
+            self.passing = True
+            await self.decorated(self.held)
+            await self.send(message)  # a body: `decorated` would pass it on unchanged
+            return
+        self.responder = responder = self.layers.responder(
+            self.decorated, accepts_gzip=self.incoming.accepts_gzip
+        )
+        if self.held is not None:
+            await responder.send_with_compression(self.held)
+        await responder.send_with_compression(message)
 
 
 class ServiceMiddleware:
@@ -219,10 +345,11 @@ class ServiceMiddleware:
         # Content-Security-Policy (layer 5's `Vary: Origin` only where CORS is on).
         vary = [(_VARY, b"Origin")] if self.cors is not None else []
         csps = (content_security_policy("/", ()), content_security_policy("/docs", ("/docs",)))
-        self._added = {
-            csp: tuple(vary + with_security_headers([], csp=csp, hsts=hsts)) for csp in csps
-        }
-        self._added_names = frozenset(name for name, _ in self._added[csps[0]])
+        self.added = {csp: vary + with_security_headers([], csp=csp, hsts=hsts) for csp in csps}
+        # An answer with none of these headers gets the ones above and layer 1's appended.
+        self._added_names = frozenset(
+            [*(name for name, _ in self.added[csps[0]]), _REQUEST_ID_RAW, _SERVER_TIMING]
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -233,174 +360,62 @@ class ServiceMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         token = request_id_var.set(request_id)
         request = enter_request(scope, self.trusted_proxies)
-        started = time.perf_counter()
-        status = 500
-        csp = content_security_policy(scope["path"], self.docs_paths)
-        request_id_raw = request_id.encode("latin-1")
-        cors = self.cors
-
-        async def finish(message: Message) -> None:
-            # Security headers, then the request id and timing (layers 2 and 1).
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                raw = with_security_headers(
-                    list(message.get("headers", [])), csp=csp, hsts=self.hsts
-                )
-                message["headers"] = _stamped(raw, request_id_raw, started)
-            await send(message)
-
-        async def with_cors(message: Message) -> None:
-            # Layer 5 on the way out (what CORSMiddleware adds to a simple response), then 2 and 1.
-            nonlocal status
-            if message["type"] != "http.response.start":
-                await send(message)
-            elif cors is not None and incoming.origin:
-                await cors.send(message, send=finish, request_headers=Headers(scope=scope))
-            elif self._adds_to_untouched(raw := list(message.get("headers", [])), csp):
-                status = message["status"]
-                message["headers"] = _stamped(raw, request_id_raw, started)
-                await send(message)
-            else:
-                if cors is not None:
-                    _add_vary_origin(raw)
-                message["headers"] = raw
-                await finish(message)
-
+        exchange = _Exchange(self, scope, send, incoming, request_id)
         try:
             if incoming.size_problem is not None:
-                await headers_too_large(incoming.size_problem, request_id)(scope, receive, finish)
+                refusal = headers_too_large(incoming.size_problem, request_id)
+                await refusal(scope, receive, exchange.finish)
             elif self.hosts is not None and not self.hosts.allows(incoming.host):
-                await invalid_host(request_id)(scope, receive, finish)
+                await invalid_host(request_id)(scope, receive, exchange.finish)
             elif (
-                cors is not None
+                self.cors is not None
                 and incoming.origin
                 and incoming.preflight
                 and scope["method"] == "OPTIONS"
             ):
-                answer = cors.preflight_response(request_headers=Headers(scope=scope))
-                await answer(scope, receive, finish)
+                preflight = self.cors.preflight_response(request_headers=Headers(scope=scope))
+                await preflight(scope, receive, exchange.finish)
             else:
-                await self._measured(
-                    scope,
-                    receive,
-                    with_cors,
-                    incoming=incoming,
-                    request_id=request_id,
-                    started=started,
-                )
+                await self._served(scope, receive, exchange)
         finally:
             if self.access_log:
-                log_access(scope, status, started)
+                log_access(scope, exchange.status, exchange.started)
             request_id_var.reset(token)
             request_scope_var.reset(request)
 
-    def _adds_to_untouched(self, raw: list[tuple[bytes, bytes]], csp: bytes) -> bool:
-        """The usual answer sets none of the headers layers 5 and 2 add: they come down to
-        appending the ones built at start-up (False, and `raw` unchanged, otherwise)."""
-        if not self._added_names.isdisjoint(name for name, _ in raw):
-            return False
-        raw.extend(self._added[csp])
-        return True
-
-    async def _measured(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        *,
-        incoming: _Incoming,
-        request_id: str,
-        started: float,
-    ) -> None:
+    async def _served(self, scope: Scope, receive: Receive, exchange: _Exchange) -> None:
         """Layers 6 to 9: metrics around the body limit, compression and the error guard."""
-        if self.metrics is None or scope["path"] in self.metrics_exclude:
-            await self._limited(scope, receive, send, incoming, request_id)
-            return
-        status = 500
-
-        async def send_with_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
         try:
-            await self._limited(scope, receive, send_with_status, incoming, request_id)
+            declared = exchange.incoming.content_length
+            if declared is not None and declared.isdigit() and int(declared) > self.max_body_size:
+                refusal = payload_too_large(self.max_body_size, exchange.request_id)
+                await refusal(scope, receive, exchange.decorated)
+                return
+            limited = limited_receive(receive, self.max_body_size)
+            try:
+                await self.app(scope, limited, exchange.compressed)
+            except Exception as exc:
+                if exchange.responding:
+                    raise  # half a response is out; only the server can end it
+                response = await unexpected_error_handler(Request(scope), exc)
+                await response(scope, limited, exchange.compressed)
         finally:
-            self.metrics.observe(
-                scope["method"],
-                self.labels.handler(scope),
-                status,
-                time.perf_counter() - started,
-            )
+            if self.metrics is not None and scope["path"] not in self.metrics_exclude:
+                self.metrics.observe(
+                    scope["method"],
+                    self.labels.handler(scope),
+                    exchange.status,
+                    time.perf_counter() - exchange.started,
+                )
 
-    async def _limited(
-        self, scope: Scope, receive: Receive, send: Send, incoming: _Incoming, request_id: str
-    ) -> None:
-        """Layers 7 to 9: the body limit, then the app with compression and the error guard."""
-        declared = incoming.content_length
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_size:
-            await payload_too_large(self.max_body_size, request_id)(scope, receive, send)
-            return
-        compress = self._compressing(send, accepts_gzip=incoming.accepts_gzip)
-        started = False
+    def csp_for(self, scope: Scope) -> bytes:
+        return content_security_policy(scope["path"], self.docs_paths)
 
-        async def send_from_app(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await compress(message)
+    def untouched_by(self, raw: list[tuple[bytes, bytes]]) -> bool:
+        """The answer sets none of the headers layers 5, 2 and 1 add."""
+        return self._added_names.isdisjoint([name for name, _ in raw])
 
-        limited = limited_receive(receive, self.max_body_size)
-        try:
-            await self.app(scope, limited, send_from_app)
-        except Exception as exc:
-            if started:
-                raise  # half a response is out; only the server can end it
-            response = await unexpected_error_handler(Request(scope), exc)
-            await response(scope, limited, compress)
-
-    def _compressing(self, send: Send, *, accepts_gzip: bool) -> Send:
-        """`send` through GZip (layer 8). An answer that declares a body under the minimum
-        size is held until its body: sent in one message, it goes out as GZip would leave it
-        (unchanged), without a responder; anything else goes through Starlette's."""
-        minimum = self.gzip.minimum_size
-        held: Message | None = None
-        responder: IdentityResponder | None = None
-        passing = False
-
-        async def send_compressed(message: Message) -> None:
-            nonlocal held, responder, passing
-            if passing:
-                await send(message)
-                return
-            if responder is not None:
-                await responder.send_with_compression(message)
-                return
-            if held is None and message["type"] == "http.response.start":
-                length = _declared_length(message.get("headers", []))
-                if length is not None and length < minimum:
-                    held = message
-                    return
-            elif (
-                held is not None
-                and message["type"] == "http.response.body"
-                and not message.get("more_body", False)
-                and len(message.get("body", b"")) < minimum
-            ):
-                passing = True
-                await send(held)
-                await send(message)
-                return
-            responder = self._responder(send, accepts_gzip=accepts_gzip)
-            if held is not None:
-                await responder.send_with_compression(held)
-            await responder.send_with_compression(message)
-
-        return send_compressed
-
-    def _responder(self, send: Send, *, accepts_gzip: bool) -> IdentityResponder:
+    def responder(self, send: Send, *, accepts_gzip: bool) -> IdentityResponder:
         """The responder GZipMiddleware would have chosen for this request."""
         gzip = self.gzip
         responder: IdentityResponder

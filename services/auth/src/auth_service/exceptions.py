@@ -32,6 +32,11 @@ class WeakPassword(InvalidInput):
     message = "The password does not meet the password policy."
 
 
+class PasswordMismatch(InvalidInput):
+    code = "password_mismatch"
+    message = "The two passwords differ; type the same new password twice."
+
+
 class InvalidCredentials(NotAuthenticated):
     code = "invalid_credentials"
     message = "The e-mail address or password is incorrect."

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from auth_service.models import AuditOutbox
-from auth_service.routes import API_ROUTERS, ROOT_ROUTERS
+from auth_service.routes import API_ROUTERS, PAGE_ROUTERS, ROOT_ROUTERS
 from auth_service.runtime import runtime
 from auth_service.services.signing_keys import SigningKeyService
 from auth_service.settings import AuthSettings, get_settings
@@ -43,7 +43,7 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
         title="Auth service",
         description=DESCRIPTION,
         routers=API_ROUTERS,
-        root_routers=ROOT_ROUTERS,
+        root_routers=[*ROOT_ROUTERS, *(PAGE_ROUTERS if settings.serves_account_pages else [])],
         runtime=runtime(settings),
         jwks_source=_own_keys(settings),
         outbox=AuditOutbox,

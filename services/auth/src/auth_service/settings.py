@@ -2,17 +2,21 @@
 
 Production refuses, on top of what every service refuses: reset links written to the log or
 mailed without TLS, and a PUBLIC_URL, PASSWORD_RESET_URL or EMAIL_VERIFICATION_URL that is plain
-http or this machine.
+http or this machine (the last two only while they are mailed: not with the account pages on).
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import Field, SecretStr, field_validator
 
-from common.settings import ServiceSettings, public_https_url_problem
+from common.settings import Environment, ServiceSettings, public_https_url_problem
+
+# The account pages (`routes/pages.py`), under PUBLIC_URL; the mailed links add `?token=`.
+RESET_PAGE: Final = "/account/reset-password"
+VERIFICATION_PAGE: Final = "/account/verify-email"
 
 
 class AuthSettings(ServiceSettings):
@@ -53,6 +57,10 @@ class AuthSettings(ServiceSettings):
     require_email_verification: bool = False
     email_verification_ttl_seconds: int = Field(default=86400, ge=300, le=7 * 86400)
     email_verification_url: str = "http://localhost:3000/verify-email?token={token}"
+    # Minimal HTML pages of auth's own that finish a reset or a verification without a front
+    # end; while they are on, the mailed links point to them instead of the two URLs above.
+    # Unset: on in development only.
+    account_pages_enabled: bool | None = None
 
     mail_backend: Literal["log", "smtp"] = "log"
     mail_from: str = "no-reply@localhost"
@@ -77,6 +85,25 @@ class AuthSettings(ServiceSettings):
         DOCS_TOKEN_URL says otherwise."""
         return self.docs_token_url or f"{self.api_prefix}/auth/token"
 
+    @property
+    def serves_account_pages(self) -> bool:
+        if self.account_pages_enabled is None:
+            return self.environment is Environment.DEVELOPMENT
+        return self.account_pages_enabled
+
+    def password_reset_link(self, token: str) -> str:
+        """The link a reset mail carries: the account page, or the front end's URL."""
+        return self._link(RESET_PAGE, self.password_reset_url, token)
+
+    def email_verification_link(self, token: str) -> str:
+        """The link a verification mail carries: the account page, or the front end's URL."""
+        return self._link(VERIFICATION_PAGE, self.email_verification_url, token)
+
+    def _link(self, page: str, front_end_url: str, token: str) -> str:
+        if self.serves_account_pages:
+            return f"{self.public_url.rstrip('/')}{page}?token={token}"
+        return front_end_url.replace("{token}", token)
+
     def production_problems(self) -> list[str]:
         problems = super().production_problems()
         if self.mail_backend == "log":
@@ -85,11 +112,13 @@ class AuthSettings(ServiceSettings):
             problems.append(
                 "MAIL_BACKEND=smtp sends reset links in clear text; set SMTP_STARTTLS or SMTP_SSL"
             )
-        for name, url in (
-            ("PUBLIC_URL", self.public_url),
-            ("PASSWORD_RESET_URL", self.password_reset_url),
-            ("EMAIL_VERIFICATION_URL", self.email_verification_url),
-        ):
+        urls = [("PUBLIC_URL", self.public_url)]
+        if not self.serves_account_pages:
+            urls += [
+                ("PASSWORD_RESET_URL", self.password_reset_url),
+                ("EMAIL_VERIFICATION_URL", self.email_verification_url),
+            ]
+        for name, url in urls:
             problem = public_https_url_problem(name, url)
             if problem:
                 problems.append(problem)

@@ -9,6 +9,9 @@
     class TestPermissions(PermissionContract):
         permissions = common.permissions.auth.PERMISSIONS
 
+    class TestOpenAPI(OpenAPIContract):
+        ...
+
 `service` is the service's section of `alembic.ini`. A subclass adds the service's own cases
 (the fixtures `scratch_database`, `restricted_url` and `restricted` are there for them).
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
 import asyncpg
@@ -29,6 +33,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from common.db.migrations import ServiceHistory, service_config, service_sections
+from common.runtime import service_core
+from common.testing.openapi import assert_client_builds, assert_operation_ids, assert_summaries
 from common.testing.permissions import assert_permissions_catalogued
 from common.testing.plugin import create_database, downgrade, drop_database, migrate
 
@@ -175,3 +181,19 @@ class PermissionContract:
 
     async def test_routes_check_only_catalogued_permissions(self, app: FastAPI) -> None:
         assert assert_permissions_catalogued(app) == set(self.permissions)
+
+
+class OpenAPIContract:
+    """Every operation of the service's OpenAPI document has the id of the one rule
+    (`common.operation_ids`: `auth-me-get`), no two the same, and a summary of its own; a
+    Python client generated from the document (openapi-python-client) builds, one function
+    module per operation named after its id. Uses the service's (started) `app` fixture."""
+
+    async def test_every_operation_id_follows_the_rule(self, app: FastAPI) -> None:
+        assert_operation_ids(app, api_prefix=service_core(app).settings.api_prefix)
+
+    async def test_every_operation_has_a_summary_of_its_own(self, app: FastAPI) -> None:
+        assert_summaries(app)
+
+    def test_a_generated_client_builds(self, app: FastAPI, tmp_path: Path) -> None:
+        assert_client_builds(app, tmp_path)

@@ -4,6 +4,7 @@ from auth_service.routes import (
     auth,
     email_verification,
     me,
+    pages,
     password_reset,
     roles,
     users,
@@ -19,5 +20,7 @@ API_ROUTERS = [
     roles.router,
 ]
 ROOT_ROUTERS = [well_known.router]
+# Mounted at the root only with ACCOUNT_PAGES_ENABLED (`AuthSettings.serves_account_pages`).
+PAGE_ROUTERS = [pages.router]
 
-__all__ = ["API_ROUTERS", "ROOT_ROUTERS"]
+__all__ = ["API_ROUTERS", "PAGE_ROUTERS", "ROOT_ROUTERS"]

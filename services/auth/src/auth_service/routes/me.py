@@ -12,12 +12,22 @@ from common.security import CurrentPrincipal
 router = APIRouter(prefix="/auth/me", tags=["me"])
 
 
-@router.get("", response_model=UserResponse, responses=error_responses(401))
+@router.get(
+    "",
+    response_model=UserResponse,
+    responses=error_responses(401),
+    summary="Current user: the caller's own account",
+)
 async def read_me(principal: CurrentPrincipal, profiles: ProfileServiceDep) -> UserResponse:
     return UserResponse.model_validate(await profiles.read(principal.user_id))
 
 
-@router.put("", response_model=UserResponse, responses=error_responses(401, 422))
+@router.put(
+    "",
+    response_model=UserResponse,
+    responses=error_responses(401, 422),
+    summary="Change the current user's name",
+)
 async def update_me(
     data: MeUpdate, principal: CurrentPrincipal, accounts: AccountServiceDep
 ) -> UserResponse:

@@ -33,6 +33,7 @@ async def list_roles(
     response_model=RoleResponse,
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(401, 403, 409, 422),
+    summary="Create a role with a set of permissions",
 )
 async def create_role(
     data: RoleCreate, principal: RolesWriter, roles: RoleServiceDep
@@ -42,7 +43,10 @@ async def create_role(
 
 
 @router.get(
-    "/roles/{role_id}", response_model=RoleResponse, responses=error_responses(401, 403, 404)
+    "/roles/{role_id}",
+    response_model=RoleResponse,
+    responses=error_responses(401, 403, 404),
+    summary="One role, with its permissions",
 )
 async def read_role(
     role_id: uuid.UUID, principal: RolesReader, roles: RoleServiceDep
@@ -54,6 +58,7 @@ async def read_role(
     "/roles/{role_id}",
     response_model=RoleResponse,
     responses=error_responses(401, 403, 404, 409, 422),
+    summary="Rename a role or change its description or permissions",
 )
 async def update_role(
     role_id: uuid.UUID,
@@ -69,6 +74,7 @@ async def update_role(
     "/roles/{role_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(401, 403, 404, 409),
+    summary="Delete a role that no user holds (seeded roles stay)",
 )
 async def delete_role(role_id: uuid.UUID, principal: RolesWriter, roles: RoleServiceDep) -> None:
     await roles.delete(role_id, principal=principal)

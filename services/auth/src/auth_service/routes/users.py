@@ -41,7 +41,12 @@ async def list_users(
     return PageResponse[UserResponse].from_page(result)
 
 
-@router.get("/{user_id}", response_model=UserResponse, responses=error_responses(401, 403, 404))
+@router.get(
+    "/{user_id}",
+    response_model=UserResponse,
+    responses=error_responses(401, 403, 404),
+    summary="One user, with their roles",
+)
 async def read_user(
     user_id: uuid.UUID, principal: UsersReader, users: UserAdminServiceDep
 ) -> UserResponse:

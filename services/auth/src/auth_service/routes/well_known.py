@@ -26,7 +26,11 @@ async def jwks(response: Response, keys: KeyServiceDep) -> JWKS:
     return JWKS.model_validate(await keys.jwks())
 
 
-@router.get("/openid-configuration", response_model=OpenIDConfiguration)
+@router.get(
+    "/openid-configuration",
+    response_model=OpenIDConfiguration,
+    summary="Discovery document: issuer, token endpoint, grants, JWKS",
+)
 async def openid_configuration(response: Response, settings: SettingsDep) -> OpenIDConfiguration:
     response.headers["Cache-Control"] = "public, max-age=3600"
     return OpenIDConfiguration(

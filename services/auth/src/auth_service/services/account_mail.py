@@ -56,13 +56,13 @@ class AccountMailer:
         settings = self.settings
         if kind is AccountMail.PASSWORD_RESET:
             token = self.resets.issue(user, ttl_seconds=settings.password_reset_ttl_seconds)
-            link = settings.password_reset_url.replace("{token}", token)
+            link = settings.password_reset_link(token)
             action = Action.PASSWORD_RESET_MAILED
         else:
             token = self.verifications.issue(
                 user, ttl_seconds=settings.email_verification_ttl_seconds
             )
-            link = settings.email_verification_url.replace("{token}", token)
+            link = settings.email_verification_link(token)
             action = Action.EMAIL_VERIFICATION_MAILED
         recorder.record(self.session, action=action, actor=SYSTEM, resource=user_resource(user.id))
         await self.session.commit()

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auth_service.audit import Action, recorder, user_resource
 from auth_service.crud import UserRepository, VerificationTokenRepository
 from auth_service.exceptions import InvalidVerificationToken
+from auth_service.models import User
 from auth_service.services.attempts import MailRequests
 from auth_service.services.mail_requests import MailRequester
 from auth_service.services.mailed_tokens import MailedTokens
@@ -31,6 +32,15 @@ class EmailVerificationService:
             action=Action.EMAIL_VERIFICATION_REQUESTED,
             email=email,
         )
+
+    async def check(self, *, token: str) -> User:
+        """The account whose address the token could confirm now, else
+        `InvalidVerificationToken`. Only reads: mail scanners fetch links, so the page asks for
+        a button press to confirm."""
+        user = await self.tokens.usable(hash_opaque_token(token))
+        if user is None:
+            raise InvalidVerificationToken
+        return user
 
     async def confirm(self, *, token: str) -> None:
         token_hash = hash_opaque_token(token)

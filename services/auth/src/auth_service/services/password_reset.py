@@ -20,6 +20,7 @@ from auth_service.crud import (
     VerificationTokenRepository,
 )
 from auth_service.exceptions import InvalidResetToken
+from auth_service.models import User
 from auth_service.services.attempts import MailRequests
 from auth_service.services.mail_requests import MailRequester
 from auth_service.services.mailed_tokens import MailedTokens
@@ -57,6 +58,15 @@ class PasswordResetService:
         await self.requester.request(
             AccountMail.PASSWORD_RESET, action=Action.PASSWORD_RESET_REQUESTED, email=email
         )
+
+    async def check(self, *, token: str) -> User:
+        """The account whose password the token could set now, else `InvalidResetToken`. Only
+        reads: the page that shows the form asks first, and a mail scanner fetching the link
+        changes nothing."""
+        user = await self.tokens.usable(hash_opaque_token(token))
+        if user is None:
+            raise InvalidResetToken
+        return user
 
     async def confirm(self, *, token: str, new_password: str) -> None:
         token_hash = hash_opaque_token(token)

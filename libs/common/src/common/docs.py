@@ -1,6 +1,6 @@
 """The interactive docs of a service, served by the service itself: Swagger UI at `/docs`, ReDoc
 at `/redoc` and their bundles at `/docs/assets/`, from the `fastapi-offline` package (decision
-0016): no CDN, so they work on a machine without a network.
+0017): no CDN, so they work on a machine without a network.
 
 Each page sends its own Content-Security-Policy
 (`common.middleware.docs_content_security_policy`): its inline script runs by its hash, only

@@ -1,16 +1,18 @@
 """One Flower watches the workers of every service: Flower runs against `common.celery_monitor`
 (the shared broker, no tasks) and lists a real auth worker and a worker of another service's
-app on the same Redis, as `make dev` starts them (Procfile.dev)."""
+app on the same Redis, as `make dev` starts them (Procfile.dev); and it stops cleanly when the
+stack stops."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,6 +90,33 @@ def start(tmp_path: Path, redis_url: str, redis_prefix: str) -> Iterator[Any]:
             process.popen.wait()
 
 
+def flower_args(port: int, *options: str) -> list[str]:
+    return [
+        "-A",
+        "common.celery_monitor",
+        "flower",
+        f"--port={port}",
+        "--address=127.0.0.1",
+        f"--basic-auth={':'.join(FLOWER_AUTH)}",
+        *options,
+    ]
+
+
+def wait_for(process: Process, done: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + DEADLINE
+    while not done():
+        assert process.popen.poll() is None or done(), (what, process.output())
+        assert time.monotonic() < deadline, (what, process.output())
+        time.sleep(0.1)
+
+
+def serving(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthcheck", timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
 def worker_args(app: str, queue: str, hostname: str) -> list[str]:
     return [
         "-A",
@@ -108,16 +137,7 @@ def worker_args(app: str, queue: str, hostname: str) -> list[str]:
 
 def test_one_flower_lists_the_workers_of_every_service(start: Any) -> None:
     port = free_port()
-    flower = start(
-        "flower",
-        "-A",
-        "common.celery_monitor",
-        "flower",
-        f"--port={port}",
-        "--address=127.0.0.1",
-        f"--basic-auth={':'.join(FLOWER_AUTH)}",
-        "--logging=warning",
-    )
+    flower = start("flower", *flower_args(port, "--logging=warning"))
     run = uuid.uuid4().hex[:8]
     auth_worker = f"auth-{run}@localhost"
     reports_worker = f"reports-{run}@localhost"
@@ -155,3 +175,26 @@ def test_one_flower_lists_the_workers_of_every_service(start: Any) -> None:
     assert alive[reports_worker] is True
     assert "auth" in {queue["name"] for queue in listed[auth_worker]["active_queues"]}
     assert "reports" in {queue["name"] for queue in listed[reports_worker]["active_queues"]}
+
+
+class TestStopping:
+    """`make dev` stops on Ctrl-C: honcho sends SIGTERM to each process group, and `uv run`, in
+    that group, forwards its own copy, so Flower gets SIGTERM once or twice, the second while it
+    shuts down. Either way: no traceback, exit status 0."""
+
+    @pytest.mark.parametrize("signals", [1, 2], ids=["once", "twice"])
+    def test_sigterm_stops_flower_without_a_traceback(self, start: Any, signals: int) -> None:
+        port = free_port()
+        flower = start("flower", *flower_args(port, "--logging=info"))
+        wait_for(flower, lambda: serving(port), "Flower serving")
+
+        flower.popen.send_signal(signal.SIGTERM)
+        if signals == 2:
+            wait_for(flower, lambda: "SIGTERM received" in flower.output(), "the first SIGTERM")
+            flower.popen.send_signal(signal.SIGTERM)
+        status = flower.popen.wait(timeout=DEADLINE)
+
+        output = flower.output()
+        assert "Traceback" not in output, output
+        assert "SIGTERM received, stopping" in output
+        assert status == 0, output

@@ -1,8 +1,9 @@
 """Logging set-up shared by every process (API, worker, CLI).
 
-Development: coloured, aligned console lines and a rotating file. Production: one JSON object
-per line on stderr for the log collector. Every record carries the service name and the request
-id of the request it belongs to.
+Development: coloured, aligned console lines (unless NO_COLOR is set) and a rotating file.
+Production: one JSON object per line on stderr for the log collector. Every
+record carries the service name and the request id of the request it belongs to (`-` outside
+one in console lines, null in JSON).
 
 Secrets that slip into a line are masked wherever they are (message, traceback, extra fields):
 bearer tokens, JWTs, password hashes, private keys, and the row PostgreSQL quotes when a
@@ -16,11 +17,12 @@ from __future__ import annotations
 import json
 import logging
 import logging.handlers
+import os
 import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TextIO
 
 from common.context import get_request_id
 from common.settings import Environment, ServiceSettings
@@ -109,18 +111,39 @@ class ConsoleFormatter(logging.Formatter):
     }
     RESET = "\x1b[0m"
 
+    LINE = "%(asctime)s %(levelname)-8s %(service)s %(name)s [%(request_id)s] %(message)s"
+    NO_REQUEST = "-"
+
     def __init__(self, *, colour: bool) -> None:
-        super().__init__(
-            "%(asctime)s %(levelname)-8s %(service)s %(name)s [%(request_id)s] %(message)s",
-            datefmt="%H:%M:%S",
-        )
+        super().__init__(self.LINE, datefmt="%H:%M:%S")
         self.colour = colour
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        """The line, with `-` for the request id of a record outside any request (the record
+        itself keeps None: other handlers, JSON ones, write null)."""
+        values = vars(record) | {
+            "request_id": getattr(record, "request_id", None) or self.NO_REQUEST
+        }
+        return self.LINE % values
 
     def format(self, record: logging.LogRecord) -> str:
         text = redact(super().format(record))
         if not self.colour:
             return text
         return f"{self.COLOURS.get(record.levelno, '')}{text}{self.RESET}"
+
+
+def console_colour(settings: ServiceSettings, stream: TextIO) -> bool:
+    """Whether console lines are coloured. Never JSON lines or production; never with NO_COLOR
+    set (https://no-color.org); always with FORCE_COLOR set; otherwise in development (its
+    console is often no terminal: honcho pipes every process of `make dev`) or on a terminal."""
+    if settings.json_logs or settings.environment is Environment.PRODUCTION:
+        return False
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return settings.environment is Environment.DEVELOPMENT or stream.isatty()
 
 
 def log_file_for(settings: ServiceSettings) -> Path | None:
@@ -142,7 +165,9 @@ def configure_logging(settings: ServiceSettings) -> None:
     context = ContextFilter(settings.service_name)
     console = logging.StreamHandler(sys.stderr)
     console.setFormatter(
-        JsonFormatter() if settings.json_logs else ConsoleFormatter(colour=sys.stderr.isatty())
+        JsonFormatter()
+        if settings.json_logs
+        else ConsoleFormatter(colour=console_colour(settings, sys.stderr))
     )
     handlers: list[logging.Handler] = [console]
     log_file = log_file_for(settings)

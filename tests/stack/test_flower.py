@@ -5,16 +5,9 @@ stack stops."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import textwrap
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,72 +15,9 @@ import pytest
 
 from common.testing import free_port
 
+from .conftest import DEADLINE, Start, wait_for
+
 FLOWER_AUTH = ("flower", "flower-test-password")
-DEADLINE = 60.0  # seconds; it takes a few on an idle machine, more on a loaded CI runner
-
-# A second service with tasks, as release notes or storage will have: its own Celery app and
-# queue from the shared factory, nothing in common with auth's but the broker.
-OTHER_SERVICE = textwrap.dedent(
-    """
-    from common.celery_app import create_celery_app
-    from common.settings import ServiceSettings
-
-    celery_app = create_celery_app("reports", ServiceSettings(service_name="reports"))
-
-
-    @celery_app.task(name="reports.noop")
-    def noop() -> None:
-        pass
-    """
-)
-
-
-@dataclass
-class Process:
-    popen: subprocess.Popen[bytes]
-    log: Path
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:]
-
-
-@pytest.fixture
-def start(tmp_path: Path, redis_url: str, redis_prefix: str) -> Iterator[Any]:
-    """Start `celery ARGS...` on the test's Redis and key prefix; stopped at the end."""
-    (tmp_path / "reports_tasks.py").write_text(OTHER_SERVICE)
-    env = {
-        **os.environ,
-        "REDIS_URL": redis_url,
-        "REDIS_KEY_PREFIX": redis_prefix,
-        "ENVIRONMENT": "test",
-        "LOG_LEVEL": "WARNING",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])),
-    }
-    env.pop("CELERY_BROKER_URL", None)
-    started: list[Process] = []
-
-    def _start(name: str, *args: str) -> Process:
-        log = tmp_path / f"{name}.log"
-        with log.open("wb") as sink:
-            popen = subprocess.Popen(  # noqa: S603 (our own command lines, no outside input)
-                [sys.executable, "-m", "celery", *args],
-                env=env,
-                cwd=tmp_path,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-            )
-        started.append(Process(popen, log))
-        return started[-1]
-
-    yield _start
-    for process in started:
-        process.popen.terminate()
-    for process in started:
-        try:
-            process.popen.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.popen.kill()
-            process.popen.wait()
 
 
 def flower_args(port: int, *options: str) -> list[str]:
@@ -100,14 +30,6 @@ def flower_args(port: int, *options: str) -> list[str]:
         f"--basic-auth={':'.join(FLOWER_AUTH)}",
         *options,
     ]
-
-
-def wait_for(process: Process, done: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not done():
-        assert process.popen.poll() is None or done(), (what, process.output())
-        assert time.monotonic() < deadline, (what, process.output())
-        time.sleep(0.1)
 
 
 def serving(port: int) -> bool:
@@ -135,7 +57,7 @@ def worker_args(app: str, queue: str, hostname: str) -> list[str]:
     ]
 
 
-def test_one_flower_lists_the_workers_of_every_service(start: Any) -> None:
+def test_one_flower_lists_the_workers_of_every_service(start: Start) -> None:
     port = free_port()
     flower = start("flower", *flower_args(port, "--logging=warning"))
     run = uuid.uuid4().hex[:8]
@@ -183,7 +105,7 @@ class TestStopping:
     shuts down. Either way: no traceback, exit status 0."""
 
     @pytest.mark.parametrize("signals", [1, 2], ids=["once", "twice"])
-    def test_sigterm_stops_flower_without_a_traceback(self, start: Any, signals: int) -> None:
+    def test_sigterm_stops_flower_without_a_traceback(self, start: Start, signals: int) -> None:
         port = free_port()
         flower = start("flower", *flower_args(port, "--logging=info"))
         wait_for(flower, lambda: serving(port), "Flower serving")

@@ -299,6 +299,21 @@ class TestLogFileFor:
     def test_development_writes_to_var_log(self) -> None:
         assert log_file_for(settings(environment="development")) == Path("var/log/billing.log")
 
+    def test_a_process_beside_the_main_one_gets_a_file_of_its_own(self) -> None:
+        development = settings(environment="development")
+
+        assert log_file_for(development, "worker") == Path("var/log/billing-worker.log")
+        assert log_file_for(development, "worker-2") == Path("var/log/billing-worker-2.log")
+        assert log_file_for(development, "beat") == Path("var/log/billing-beat.log")
+
+    def test_an_explicit_file_is_named_per_process_too(self, tmp_path: Path) -> None:
+        explicit = settings(log_file=tmp_path / "billing.log")
+
+        assert log_file_for(explicit, "beat") == tmp_path / "billing-beat.log"
+
+    def test_no_file_for_a_process_where_there_is_none(self) -> None:
+        assert log_file_for(settings(environment="test"), "worker") is None
+
     def test_no_file_in_tests_by_default(self) -> None:
         assert log_file_for(settings(environment="test")) is None
 

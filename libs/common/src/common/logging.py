@@ -1,7 +1,7 @@
 """Logging set-up shared by every process (API, worker, CLI).
 
-Development: coloured, aligned console lines (unless NO_COLOR is set) and a rotating file.
-Production: one JSON object per line on stderr for the log collector. Every
+Development: coloured, aligned console lines (unless NO_COLOR is set) and a rotating file of the
+process's own. Production: one JSON object per line on stderr for the log collector. Every
 record carries the service name and the request id of the request it belongs to (`-` outside
 one in console lines, null in JSON).
 
@@ -146,12 +146,17 @@ def console_colour(settings: ServiceSettings, stream: TextIO) -> bool:
     return settings.environment is Environment.DEVELOPMENT or stream.isatty()
 
 
-def log_file_for(settings: ServiceSettings) -> Path | None:
-    if settings.log_file is not None:
-        return settings.log_file
-    if settings.environment is Environment.DEVELOPMENT:
-        return Path("var") / "log" / f"{settings.service_name}.log"
-    return None
+def log_file_for(settings: ServiceSettings, process: str | None = None) -> Path | None:
+    """The rotating file: LOG_FILE, or `var/log/<service>.log` in development. `process` names a
+    process that runs beside the service's main one (`worker`, `beat`, `worker-1` for a pool
+    process); it goes into the name (`auth-worker.log`), since Python's logging cannot share a
+    file, and its rotation, between processes."""
+    path = settings.log_file
+    if path is None and settings.environment is Environment.DEVELOPMENT:
+        path = Path("var") / "log" / f"{settings.service_name}.log"
+    if path is None or process is None:
+        return path
+    return path.with_name(f"{path.stem}-{process}{path.suffix}")
 
 
 # Set on the root handlers `configure_logging` installs, so that calling it again replaces them
@@ -159,9 +164,9 @@ def log_file_for(settings: ServiceSettings) -> Path | None:
 _OURS = "_installed_by_common_logging"
 
 
-def configure_logging(settings: ServiceSettings) -> None:
+def configure_logging(settings: ServiceSettings, *, process: str | None = None) -> None:
     """Replace the root handlers it installed before; safe to call more than once (tests build
-    many apps)."""
+    many apps). `process`: see `log_file_for`."""
     context = ContextFilter(settings.service_name)
     console = logging.StreamHandler(sys.stderr)
     console.setFormatter(
@@ -170,7 +175,7 @@ def configure_logging(settings: ServiceSettings) -> None:
         else ConsoleFormatter(colour=console_colour(settings, sys.stderr))
     )
     handlers: list[logging.Handler] = [console]
-    log_file = log_file_for(settings)
+    log_file = log_file_for(settings, process)
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         rotating = logging.handlers.RotatingFileHandler(

@@ -51,13 +51,16 @@ class Process:
 
 
 class Start(Protocol):
-    def __call__(self, name: str, *args: str, env: dict[str, str] | None = None) -> Process: ...
+    def __call__(
+        self, name: str, *args: str, env: dict[str, str] | None = None, module: str = "celery"
+    ) -> Process: ...
 
 
 @pytest.fixture
 def start(tmp_path: Path, redis_url: str, redis_prefix: str) -> Iterator[Start]:
-    """Start `celery ARGS...` in `tmp_path` on the test's Redis and key prefix, its output in
-    `tmp_path/<name>.log`, with `env` over the test environment; stopped at the end."""
+    """Start `python -m celery ARGS...` (or another `module`) in `tmp_path` on the test's Redis
+    and key prefix, its output in `tmp_path/<name>.log`, with `env` over the test environment;
+    stopped at the end."""
     (tmp_path / "reports_tasks.py").write_text(OTHER_SERVICE)
     base = {
         **os.environ,
@@ -70,11 +73,13 @@ def start(tmp_path: Path, redis_url: str, redis_prefix: str) -> Iterator[Start]:
     base.pop("CELERY_BROKER_URL", None)
     started: list[Process] = []
 
-    def _start(name: str, *args: str, env: dict[str, str] | None = None) -> Process:
+    def _start(
+        name: str, *args: str, env: dict[str, str] | None = None, module: str = "celery"
+    ) -> Process:
         log = tmp_path / f"{name}.log"
         with log.open("wb") as sink:
             popen = subprocess.Popen(  # noqa: S603 (our own command lines, no outside input)
-                [sys.executable, "-m", "celery", *args],
+                [sys.executable, "-m", module, *args],
                 env=base | (env or {}),
                 cwd=tmp_path,
                 stdout=sink,

@@ -100,9 +100,9 @@ def test_one_flower_lists_the_workers_of_every_service(start: Start) -> None:
 
 
 class TestStopping:
-    """`make dev` stops on Ctrl-C: honcho sends SIGTERM to each process group, and `uv run`, in
-    that group, forwards its own copy, so Flower gets SIGTERM once or twice, the second while it
-    shuts down. Either way: no traceback, exit status 0."""
+    """SIGTERM stops Flower with exit status 0 and no traceback, also when a second one comes
+    while it shuts down, as it did under honcho when the Procfile line ran `uv run` (honcho
+    signals the process group, uv forwarded its copy)."""
 
     @pytest.mark.parametrize("signals", [1, 2], ids=["once", "twice"])
     def test_sigterm_stops_flower_without_a_traceback(self, start: Start, signals: int) -> None:

@@ -34,9 +34,10 @@ class MonitorSettings(ServiceSettings):
 
 def _stop_once(signum: int, _frame: FrameType | None) -> None:
     """Flower's SIGTERM handler raises SystemExit wherever the main thread is, on every SIGTERM.
-    Stopping `make dev` delivers two: honcho signals the process group and `uv run`, in that
-    group, forwards its own copy. The second one landed in the interpreter's shutdown (joining
-    Flower's threads) and printed a SystemExit traceback. Stop on the first; ignore the rest."""
+    A supervisor that signals a process group with a forwarding wrapper in it sends two (honcho
+    did, with `uv run` on the Procfile line): the second landed in the interpreter's shutdown,
+    joining Flower's threads, and printed a SystemExit traceback. Stop on the first; ignore the
+    rest."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logger.info("%s received, stopping", signal.Signals(signum).name)

@@ -1,18 +1,13 @@
 """One Flower watches the workers of every service: Flower runs against `common.celery_monitor`
 (the shared broker, no tasks) and lists a real auth worker and a worker of another service's
-app on the same Redis, as `make dev` starts them (Procfile.dev)."""
+app on the same Redis, as `make dev` starts them (Procfile.dev); and it stops cleanly when the
+stack stops."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import textwrap
+import signal
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,72 +15,28 @@ import pytest
 
 from common.testing import free_port
 
+from .conftest import DEADLINE, Start, wait_for
+
 FLOWER_AUTH = ("flower", "flower-test-password")
-DEADLINE = 60.0  # seconds; it takes a few on an idle machine, more on a loaded CI runner
-
-# A second service with tasks, as release notes or storage will have: its own Celery app and
-# queue from the shared factory, nothing in common with auth's but the broker.
-OTHER_SERVICE = textwrap.dedent(
-    """
-    from common.celery_app import create_celery_app
-    from common.settings import ServiceSettings
-
-    celery_app = create_celery_app("reports", ServiceSettings(service_name="reports"))
 
 
-    @celery_app.task(name="reports.noop")
-    def noop() -> None:
-        pass
-    """
-)
+def flower_args(port: int, *options: str) -> list[str]:
+    return [
+        "-A",
+        "common.celery_monitor",
+        "flower",
+        f"--port={port}",
+        "--address=127.0.0.1",
+        f"--basic-auth={':'.join(FLOWER_AUTH)}",
+        *options,
+    ]
 
 
-@dataclass
-class Process:
-    popen: subprocess.Popen[bytes]
-    log: Path
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:]
-
-
-@pytest.fixture
-def start(tmp_path: Path, redis_url: str, redis_prefix: str) -> Iterator[Any]:
-    """Start `celery ARGS...` on the test's Redis and key prefix; stopped at the end."""
-    (tmp_path / "reports_tasks.py").write_text(OTHER_SERVICE)
-    env = {
-        **os.environ,
-        "REDIS_URL": redis_url,
-        "REDIS_KEY_PREFIX": redis_prefix,
-        "ENVIRONMENT": "test",
-        "LOG_LEVEL": "WARNING",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])),
-    }
-    env.pop("CELERY_BROKER_URL", None)
-    started: list[Process] = []
-
-    def _start(name: str, *args: str) -> Process:
-        log = tmp_path / f"{name}.log"
-        with log.open("wb") as sink:
-            popen = subprocess.Popen(  # noqa: S603 (our own command lines, no outside input)
-                [sys.executable, "-m", "celery", *args],
-                env=env,
-                cwd=tmp_path,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-            )
-        started.append(Process(popen, log))
-        return started[-1]
-
-    yield _start
-    for process in started:
-        process.popen.terminate()
-    for process in started:
-        try:
-            process.popen.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.popen.kill()
-            process.popen.wait()
+def serving(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthcheck", timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 def worker_args(app: str, queue: str, hostname: str) -> list[str]:
@@ -106,18 +57,9 @@ def worker_args(app: str, queue: str, hostname: str) -> list[str]:
     ]
 
 
-def test_one_flower_lists_the_workers_of_every_service(start: Any) -> None:
+def test_one_flower_lists_the_workers_of_every_service(start: Start) -> None:
     port = free_port()
-    flower = start(
-        "flower",
-        "-A",
-        "common.celery_monitor",
-        "flower",
-        f"--port={port}",
-        "--address=127.0.0.1",
-        f"--basic-auth={':'.join(FLOWER_AUTH)}",
-        "--logging=warning",
-    )
+    flower = start("flower", *flower_args(port, "--logging=warning"))
     run = uuid.uuid4().hex[:8]
     auth_worker = f"auth-{run}@localhost"
     reports_worker = f"reports-{run}@localhost"
@@ -155,3 +97,26 @@ def test_one_flower_lists_the_workers_of_every_service(start: Any) -> None:
     assert alive[reports_worker] is True
     assert "auth" in {queue["name"] for queue in listed[auth_worker]["active_queues"]}
     assert "reports" in {queue["name"] for queue in listed[reports_worker]["active_queues"]}
+
+
+class TestStopping:
+    """SIGTERM stops Flower with exit status 0 and no traceback, also when a second one comes
+    while it shuts down, as it did under honcho when the Procfile line ran `uv run` (honcho
+    signals the process group, uv forwarded its copy)."""
+
+    @pytest.mark.parametrize("signals", [1, 2], ids=["once", "twice"])
+    def test_sigterm_stops_flower_without_a_traceback(self, start: Start, signals: int) -> None:
+        port = free_port()
+        flower = start("flower", *flower_args(port, "--logging=info"))
+        wait_for(flower, lambda: serving(port), "Flower serving")
+
+        flower.popen.send_signal(signal.SIGTERM)
+        if signals == 2:
+            wait_for(flower, lambda: "SIGTERM received" in flower.output(), "the first SIGTERM")
+            flower.popen.send_signal(signal.SIGTERM)
+        status = flower.popen.wait(timeout=DEADLINE)
+
+        output = flower.output()
+        assert "Traceback" not in output, output
+        assert "SIGTERM received, stopping" in output
+        assert status == 0, output

@@ -1,5 +1,6 @@
-"""Logging: JSON lines in production, readable lines elsewhere, a rotating file where configured,
-the service and request id on every line, and tokens masked wherever they slip in."""
+"""Logging: JSON lines in production, readable lines elsewhere (coloured in development, even
+without a terminal, unless NO_COLOR), a rotating file per process where configured, the service
+and request id on every line, and tokens masked wherever they slip in."""
 
 from __future__ import annotations
 
@@ -46,6 +47,16 @@ def settings(**overrides: Any) -> ServiceSettings:
     values: dict[str, Any] = {"service_name": "billing", "environment": "test"}
     values.update(overrides)
     return ServiceSettings(_env_file=None, **values)
+
+
+def production(**overrides: Any) -> ServiceSettings:
+    return settings(
+        environment="production",
+        secret_key="s" * 40,
+        trusted_hosts=["api.example.com"],
+        jwt_issuer="https://auth.example.com",
+        **overrides,
+    )
 
 
 @pytest.fixture
@@ -241,6 +252,28 @@ class TestConsoleFormatter:
         assert line.endswith(f"ERROR    billing {logger.name} [req-9] payment failed")
         assert "\x1b[" not in line
 
+    def test_a_line_outside_a_request_shows_a_dash_for_its_id(self) -> None:
+        logger, stream = capture(ConsoleFormatter(colour=False))
+
+        logger.info("started")
+
+        assert (
+            stream.getvalue().rstrip("\n").endswith(f"INFO     billing {logger.name} [-] started")
+        )
+
+    def test_the_dash_is_only_in_the_line_not_in_the_record(self) -> None:
+        """A JSON handler formatting the same record afterwards still writes null."""
+        logger, stream = capture(ConsoleFormatter(colour=False))
+        json_stream = io.StringIO()
+        json_handler = logging.StreamHandler(json_stream)
+        json_handler.setFormatter(JsonFormatter())
+        logger.addHandler(json_handler)
+
+        logger.info("started")
+
+        assert "[-] started" in stream.getvalue()
+        assert json.loads(json_stream.getvalue())["request_id"] is None
+
     def test_colours_only_when_asked(self) -> None:
         logger, stream = capture(ConsoleFormatter(colour=True))
 
@@ -266,18 +299,26 @@ class TestLogFileFor:
     def test_development_writes_to_var_log(self) -> None:
         assert log_file_for(settings(environment="development")) == Path("var/log/billing.log")
 
+    def test_a_process_beside_the_main_one_gets_a_file_of_its_own(self) -> None:
+        development = settings(environment="development")
+
+        assert log_file_for(development, "worker") == Path("var/log/billing-worker.log")
+        assert log_file_for(development, "worker-2") == Path("var/log/billing-worker-2.log")
+        assert log_file_for(development, "beat") == Path("var/log/billing-beat.log")
+
+    def test_an_explicit_file_is_named_per_process_too(self, tmp_path: Path) -> None:
+        explicit = settings(log_file=tmp_path / "billing.log")
+
+        assert log_file_for(explicit, "beat") == tmp_path / "billing-beat.log"
+
+    def test_no_file_for_a_process_where_there_is_none(self) -> None:
+        assert log_file_for(settings(environment="test"), "worker") is None
+
     def test_no_file_in_tests_by_default(self) -> None:
         assert log_file_for(settings(environment="test")) is None
 
     def test_no_file_in_production_by_default(self) -> None:
-        production = settings(
-            environment="production",
-            secret_key="s" * 40,
-            trusted_hosts=["api.example.com"],
-            jwt_issuer="https://auth.example.com",
-        )
-
-        assert log_file_for(production) is None
+        assert log_file_for(production()) is None
 
 
 @pytest.mark.usefixtures("restore_root_logging")
@@ -285,14 +326,7 @@ class TestConfigureLogging:
     def test_production_writes_json_lines_to_stderr(
         self, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        configure_logging(
-            settings(
-                environment="production",
-                secret_key="s" * 40,
-                trusted_hosts=["api.example.com"],
-                jwt_issuer="https://auth.example.com",
-            )
-        )
+        configure_logging(production())
 
         logging.getLogger("billing.jobs").info("job done")
 
@@ -312,7 +346,7 @@ class TestConfigureLogging:
         logging.getLogger("billing.jobs").info("job done")
 
         err = capsys.readouterr().err
-        assert "INFO     billing billing.jobs [None] job done" in err
+        assert "INFO     billing billing.jobs [-] job done" in err
         with pytest.raises(json.JSONDecodeError):
             json.loads(err)
 
@@ -408,6 +442,89 @@ class TestConfigureLogging:
         line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
         assert line["message"] == "Uvicorn running"
         assert "color_message" not in line
+
+
+@pytest.mark.usefixtures("restore_root_logging")
+class TestConsoleColour:
+    """What configure_logging writes to stderr, which is no terminal here, as under honcho."""
+
+    GREEN = "\x1b[32m"
+
+    @pytest.fixture(autouse=True)
+    def no_colour_variables(self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+        monkeypatch.delenv("NO_COLOR", raising=False)
+        monkeypatch.delenv("FORCE_COLOR", raising=False)
+        monkeypatch.chdir(tmp_path)  # development's log file, var/log/billing.log, goes there
+
+    def written(self, capsys: pytest.CaptureFixture[str], configured: ServiceSettings) -> str:
+        configure_logging(configured)
+        logging.getLogger("billing.jobs").info("job done")
+        return capsys.readouterr().err
+
+    @pytest.mark.parametrize(
+        ("variables", "configured", "coloured"),
+        [
+            pytest.param({}, settings(environment="development"), True, id="development"),
+            pytest.param(
+                {"NO_COLOR": "1"}, settings(environment="development"), False, id="NO_COLOR"
+            ),
+            pytest.param(
+                {"NO_COLOR": ""}, settings(environment="development"), True, id="empty NO_COLOR"
+            ),
+            pytest.param({}, settings(environment="test"), False, id="test, no terminal"),
+            pytest.param(
+                {"FORCE_COLOR": "1"}, settings(environment="test"), True, id="FORCE_COLOR"
+            ),
+            pytest.param(
+                {"FORCE_COLOR": "1", "NO_COLOR": "1"},
+                settings(environment="development"),
+                False,
+                id="NO_COLOR wins over FORCE_COLOR",
+            ),
+            pytest.param(
+                {"FORCE_COLOR": "1"}, production(log_json=False), False, id="never in production"
+            ),
+        ],
+    )
+    def test_when_lines_are_coloured(
+        self,
+        capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch,
+        variables: dict[str, str],
+        configured: ServiceSettings,
+        coloured: bool,
+    ) -> None:
+        for name, value in variables.items():
+            monkeypatch.setenv(name, value)
+
+        err = self.written(capsys, configured)
+
+        assert "[-] job done" in err
+        if coloured:
+            assert err.startswith(self.GREEN)
+            assert err.endswith("\x1b[0m\n")
+        else:
+            assert "\x1b[" not in err
+
+    def test_json_lines_are_never_coloured(
+        self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("FORCE_COLOR", "1")
+
+        err = self.written(capsys, settings(environment="development", log_json=True))
+
+        assert json.loads(err)["message"] == "job done"
+
+    def test_the_log_file_is_never_coloured(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        log_file = tmp_path / "billing.log"
+
+        err = self.written(capsys, settings(environment="development", log_file=log_file))
+
+        assert err.startswith(self.GREEN)
+        assert "\x1b[" not in log_file.read_text(encoding="utf-8")
+        assert "[-] job done" in log_file.read_text(encoding="utf-8")
 
 
 class TestRequestLines:

@@ -1,5 +1,7 @@
-"""Celery app factory: Redis broker, JSON only, late acknowledgement, our logging, and the
-request id carried from the request that queued a task into the logs of the task.
+"""Celery app factory: Redis broker, JSON only, late acknowledgement, our logging (a log file
+per process: `<service>-worker.log`, `<service>-worker-<n>.log` for each pool process,
+`<service>-beat.log`), and the request id carried from the request that queued a task into
+the logs of the task.
 
 Every service's worker uses the same broker and sends task events, so one Flower sees them all.
 """
@@ -9,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import click
 from celery import Celery, current_app, signals
+from celery.utils.log import current_process_index
 
 from common.context import request_id_var
 from common.logging import configure_logging
@@ -50,11 +54,32 @@ def create_celery_app(
     return app
 
 
-def _configure_logging(**_: Any) -> None:
-    """In a worker or beat process: our logging, with the settings of the app being run."""
+def _service_settings() -> ServiceSettings | None:
     settings = getattr(current_app.conf, "service_settings", None)
-    if isinstance(settings, ServiceSettings):
-        configure_logging(settings)
+    return settings if isinstance(settings, ServiceSettings) else None
+
+
+def _celery_command() -> str | None:
+    """The celery command this process runs (`worker`, `beat`), from Celery's command line."""
+    context = click.get_current_context(silent=True)
+    return context.info_name if context is not None else None
+
+
+def _configure_logging(**_: Any) -> None:
+    """In a worker or beat process: our logging, with the settings of the app being run, and
+    a log file of its own beside the service's (`auth-worker.log`, `auth-beat.log`)."""
+    settings = _service_settings()
+    if settings is not None:
+        configure_logging(settings, process=_celery_command())
+
+
+def _configure_pool_process_logging(**_: Any) -> None:
+    """In a process of the worker's prefork pool, forked with the worker's handlers: a log file
+    of its own (`auth-worker-1.log`, numbered by its place in the pool, which a replacement
+    process takes over)."""
+    settings = _service_settings()
+    if settings is not None:
+        configure_logging(settings, process=f"worker-{current_process_index()}")
 
 
 def _attach_request_id(headers: dict[str, Any] | None = None, **_: Any) -> None:
@@ -73,6 +98,7 @@ def _clear_request_id(**_: Any) -> None:
 
 
 signals.setup_logging.connect(_configure_logging, weak=False)
+signals.worker_process_init.connect(_configure_pool_process_logging, weak=False)
 signals.before_task_publish.connect(_attach_request_id, weak=False)
 signals.task_prerun.connect(_restore_request_id, weak=False)
 signals.task_postrun.connect(_clear_request_id, weak=False)

@@ -1,8 +1,9 @@
 """Logging set-up shared by every process (API, worker, CLI).
 
-Development: coloured, aligned console lines and a rotating file. Production: one JSON object
-per line on stderr for the log collector. Every record carries the service name and the request
-id of the request it belongs to.
+Development: coloured, aligned console lines (unless NO_COLOR is set) and a rotating file of the
+process's own. Production: one JSON object per line on stderr for the log collector. Every
+record carries the service name and the request id of the request it belongs to (`-` outside
+one in console lines, null in JSON).
 
 Secrets that slip into a line are masked wherever they are (message, traceback, extra fields):
 bearer tokens, JWTs, password hashes, private keys, and the row PostgreSQL quotes when a
@@ -16,11 +17,12 @@ from __future__ import annotations
 import json
 import logging
 import logging.handlers
+import os
 import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TextIO
 
 from common.context import get_request_id
 from common.settings import Environment, ServiceSettings
@@ -109,12 +111,20 @@ class ConsoleFormatter(logging.Formatter):
     }
     RESET = "\x1b[0m"
 
+    LINE = "%(asctime)s %(levelname)-8s %(service)s %(name)s [%(request_id)s] %(message)s"
+    NO_REQUEST = "-"
+
     def __init__(self, *, colour: bool) -> None:
-        super().__init__(
-            "%(asctime)s %(levelname)-8s %(service)s %(name)s [%(request_id)s] %(message)s",
-            datefmt="%H:%M:%S",
-        )
+        super().__init__(self.LINE, datefmt="%H:%M:%S")
         self.colour = colour
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        """The line, with `-` for the request id of a record outside any request (the record
+        itself keeps None: other handlers, JSON ones, write null)."""
+        values = vars(record) | {
+            "request_id": getattr(record, "request_id", None) or self.NO_REQUEST
+        }
+        return self.LINE % values
 
     def format(self, record: logging.LogRecord) -> str:
         text = redact(super().format(record))
@@ -123,12 +133,30 @@ class ConsoleFormatter(logging.Formatter):
         return f"{self.COLOURS.get(record.levelno, '')}{text}{self.RESET}"
 
 
-def log_file_for(settings: ServiceSettings) -> Path | None:
-    if settings.log_file is not None:
-        return settings.log_file
-    if settings.environment is Environment.DEVELOPMENT:
-        return Path("var") / "log" / f"{settings.service_name}.log"
-    return None
+def console_colour(settings: ServiceSettings, stream: TextIO) -> bool:
+    """Whether console lines are coloured. Never JSON lines or production; never with NO_COLOR
+    set (https://no-color.org); always with FORCE_COLOR set; otherwise in development (its
+    console is often no terminal: honcho pipes every process of `make dev`) or on a terminal."""
+    if settings.json_logs or settings.environment is Environment.PRODUCTION:
+        return False
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return settings.environment is Environment.DEVELOPMENT or stream.isatty()
+
+
+def log_file_for(settings: ServiceSettings, process: str | None = None) -> Path | None:
+    """The rotating file: LOG_FILE, or `var/log/<service>.log` in development. `process` names a
+    process that runs beside the service's main one (`worker`, `beat`, `worker-1` for a pool
+    process); it goes into the name (`auth-worker.log`), since Python's logging cannot share a
+    file, and its rotation, between processes."""
+    path = settings.log_file
+    if path is None and settings.environment is Environment.DEVELOPMENT:
+        path = Path("var") / "log" / f"{settings.service_name}.log"
+    if path is None or process is None:
+        return path
+    return path.with_name(f"{path.stem}-{process}{path.suffix}")
 
 
 # Set on the root handlers `configure_logging` installs, so that calling it again replaces them
@@ -136,16 +164,18 @@ def log_file_for(settings: ServiceSettings) -> Path | None:
 _OURS = "_installed_by_common_logging"
 
 
-def configure_logging(settings: ServiceSettings) -> None:
+def configure_logging(settings: ServiceSettings, *, process: str | None = None) -> None:
     """Replace the root handlers it installed before; safe to call more than once (tests build
-    many apps)."""
+    many apps). `process`: see `log_file_for`."""
     context = ContextFilter(settings.service_name)
     console = logging.StreamHandler(sys.stderr)
     console.setFormatter(
-        JsonFormatter() if settings.json_logs else ConsoleFormatter(colour=sys.stderr.isatty())
+        JsonFormatter()
+        if settings.json_logs
+        else ConsoleFormatter(colour=console_colour(settings, sys.stderr))
     )
     handlers: list[logging.Handler] = [console]
-    log_file = log_file_for(settings)
+    log_file = log_file_for(settings, process)
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         rotating = logging.handlers.RotatingFileHandler(

@@ -105,7 +105,7 @@ class ServiceSettings(BaseSettings):
 
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
 
-    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/app"
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/fastapi_microservices_dev"
     db_schema: str = "public"
     db_pool_size: int = Field(default=20, ge=1)
     db_max_overflow: int = Field(default=0, ge=0)

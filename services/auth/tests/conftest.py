@@ -159,6 +159,12 @@ def register(client: httpx.AsyncClient) -> Register:
     return _register
 
 
+async def login(client: httpx.AsyncClient, email: str, password: str) -> int:
+    """The status `POST /auth/login` answers to an e-mail and a password."""
+    response = await client.post(f"{API}/auth/login", json={"email": email, "password": password})
+    return response.status_code
+
+
 async def sign_in(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> Account:
     """A fresh session of an existing account."""
     tokens = await client.post(f"{API}/auth/login", json={"email": email, "password": password})
@@ -327,10 +333,14 @@ async def wait_for_mail(
     raise AssertionError(f"no mail for {address} within 15 s")
 
 
+# `mail_waiter(address, count=1, subject=RESET_SUBJECT)`: the messages, once they are there.
+MailWaiter = Callable[..., Awaitable[list[EmailMessage]]]
+
+
 @pytest.fixture
 def mail_waiter(
     smtp_server: tuple[MailRecorder, int], celery_worker: subprocess.Popen[bytes]
-) -> Callable[..., Awaitable[list[EmailMessage]]]:
+) -> MailWaiter:
     async def _wait(
         address: str, count: int = 1, subject: str | None = RESET_SUBJECT
     ) -> list[EmailMessage]:

@@ -88,3 +88,32 @@ class TestBrowserPage:
 
         assert browser_page.failed == [f"GET {base_url}/missing: 404"]
         assert browser_page.outside == []
+
+    async def test_an_error_answer_named_as_expected_is_clean_with_its_console_error(
+        self, browser_page: BrowserPage, base_url: str
+    ) -> None:
+        await browser_page.page.goto(f"{base_url}/missing")
+
+        [logged] = browser_page.errors
+        assert logged.startswith("Failed to load resource: the server responded with a status")
+        assert logged.endswith(f"[{base_url}/missing]")
+        browser_page.assert_clean(error_answers=[f"GET {base_url}/missing: 404"])
+
+    @pytest.mark.parametrize(
+        "expected",
+        [
+            [],
+            ["GET {base_url}/missing: 400"],
+            ["GET {base_url}/missing: 404", "GET {base_url}/: 404"],
+        ],
+        ids=["none", "another-status", "one-more"],
+    )
+    async def test_only_exactly_the_expected_error_answers_are_clean(
+        self, browser_page: BrowserPage, base_url: str, expected: list[str]
+    ) -> None:
+        await browser_page.page.goto(f"{base_url}/missing")
+
+        with pytest.raises(AssertionError, match="failed requests"):
+            browser_page.assert_clean(
+                error_answers=[answer.format(base_url=base_url) for answer in expected]
+            )

@@ -4,7 +4,6 @@ server), with and without REQUIRE_EMAIL_VERIFICATION."""
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 from typing import Any
 
@@ -14,10 +13,9 @@ import pytest
 
 from common.testing import assert_error
 
-from ..conftest import PASSWORD, VERIFY_SUBJECT
+from ..conftest import PASSWORD, VERIFY_SUBJECT, MailWaiter
 
 API = "/api/v1"
-MailWaiter = Callable[..., Awaitable[list[EmailMessage]]]
 ATTEMPT_SUBJECT = "Someone tried to register with your address"
 
 

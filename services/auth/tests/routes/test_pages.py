@@ -8,9 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from email.message import EmailMessage
 from html.parser import HTMLParser
 from typing import Any
 
@@ -24,14 +22,13 @@ from auth_service.services.notifications import AccountMail
 from auth_service.settings import AuthSettings
 from common.runtime import service_core
 
-from ..conftest import PASSWORD, VERIFY_SUBJECT, Account
+from ..conftest import PASSWORD, VERIFY_SUBJECT, Account, MailWaiter, login
 
 API = "/api/v1"
 PUBLIC_URL = "http://testserver"  # the test client's base URL: mailed links can be followed
 RESET_PAGE = f"{PUBLIC_URL}/account/reset-password"
 VERIFY_PAGE = f"{PUBLIC_URL}/account/verify-email"
 NEW_PASSWORD = "a brand new passphrase"
-MailWaiter = Callable[..., Awaitable[list[EmailMessage]]]
 
 
 @pytest.fixture(scope="module")
@@ -156,11 +153,6 @@ async def reset_succeeds(client: httpx.AsyncClient, token: str) -> None:
 
 async def submit_verification(client: httpx.AsyncClient, token: str) -> Page:
     return Page(await client.post(VERIFY_PAGE, data={"token": token}))
-
-
-async def login(client: httpx.AsyncClient, email: str, password: str) -> int:
-    response = await client.post(f"{API}/auth/login", json={"email": email, "password": password})
-    return response.status_code
 
 
 async def expire_tokens(app: FastAPI, table: str) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 from typing import Any
 
@@ -14,10 +13,10 @@ from fastapi import FastAPI
 from common.runtime import service_core
 from common.testing import assert_error
 
+from ..conftest import MailWaiter
 from ..test_audit import events
 
 API = "/api/v1"
-MailWaiter = Callable[..., Awaitable[list[EmailMessage]]]
 
 
 @pytest.fixture

@@ -7,7 +7,10 @@ on a closed loopback port, so such a request fails at once and nothing leaves th
 Each page records what a test asserts on (`BrowserPage`): every request it sent outside
 127.0.0.1 (`outside`), requests its own Content-Security-Policy refused before they were sent
 (`refused`), requests that failed or were answered with an error status (`failed`), and
-console errors (a refusal's message among them) and uncaught exceptions (`errors`).
+console errors (a refusal's message among them, each with the URL it is about) and uncaught
+exceptions (`errors`). A page that answers a refusal with a 4xx status on purpose (a form sent
+back with why) names those answers to `assert_clean`, which then excuses them and the console
+error Chromium logs for each.
 Playwright's request routing is not used: with it, Playwright answers Chromium's CORS
 preflights itself, not the server under test.
 
@@ -17,6 +20,7 @@ first time a test asks for it; `browser_page`, a fresh context and page per test
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +46,10 @@ CHROMIUM_ARGS = (
     "--disable-sync",
 )
 LOOPBACK = "127.0.0.1"
+# What Chromium logs for every answer with an error status, the page's own among them.
+ERROR_ANSWER_LOGGED = re.compile(
+    r"Failed to load resource: the server responded with a status of (\d{3})\b.* \[(\S+)\]"
+)
 
 
 def offline_args() -> list[str]:
@@ -87,17 +95,32 @@ class BrowserPage:
 
     def _console(self, message: ConsoleMessage) -> None:
         if message.type == "error":
-            self.errors.append(message.text)
+            source = message.location.get("url")
+            self.errors.append(f"{message.text} [{source}]" if source else message.text)
 
-    def assert_clean(self, *, refused: Sequence[str] = ()) -> None:
+    def assert_clean(
+        self, *, refused: Sequence[str] = (), error_answers: Sequence[str] = ()
+    ) -> None:
         """Nothing was sent outside loopback, nothing failed, nothing was logged as an error;
         except that the page's Content-Security-Policy refused exactly `refused` (and said so
-        on the console)."""
+        on the console), and that exactly `error_answers` (`METHOD URL: status`, as `failed`
+        has them) came with an error status (which Chromium logs on the console too)."""
         assert self.outside == [], f"requests outside 127.0.0.1: {self.outside}"
-        assert self.failed == [], f"failed requests: {self.failed}"
+        assert sorted(self.failed) == sorted(error_answers), f"failed requests: {self.failed}"
         assert sorted(self.refused) == sorted(refused), f"refused by the CSP: {self.refused}"
-        errors = [text for text in self.errors if not any(url in text for url in refused)]
+        answered = {answer.split(" ", 1)[1] for answer in error_answers}  # URL: status
+        errors = [
+            text
+            for text in self.errors
+            if not any(url in text for url in refused) and _error_answer(text) not in answered
+        ]
         assert errors == [], f"console errors: {errors}"
+
+
+def _error_answer(console_error: str) -> str | None:
+    """`URL: status` of the answer a console error reports, if it reports one."""
+    logged = ERROR_ANSWER_LOGGED.fullmatch(console_error)
+    return f"{logged[2]}: {logged[1]}" if logged else None
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,9 @@ The full server has production settings (trusted hosts, CORS origins, metrics, s
 limits, GZip); it is measured twice, with the request a benchmark client sends (as wrk does: no
 `Origin`, no `Accept-Encoding`) and with a browser's (`Origin` of an allowed site, `Accept-Encoding:
 gzip`), which takes the CORS and compression paths. A third server runs the factory's app with
-its middleware taken off, to tell the middleware's cost from the rest of the app's.
+its middleware taken off, to tell the middleware's cost from the rest of the app's; a fourth
+runs the bare app answering with the headers the full one adds, to tell what the server pays to
+write them (uvicorn checks and lower-cases every header in Python) from the middleware's work.
 """
 
 from __future__ import annotations
@@ -27,10 +29,12 @@ TITLE = "6. Middleware cost (a trivial route: bare FastAPI vs create_service_app
 CONNECTIONS = 32
 TARGET_RATIO = 0.8
 ORIGIN = "https://app.bench.invalid"
+HEADERS_ONLY = "bare FastAPI + the same response headers"
 SERVERS = {
     "bare": "bench.middlewareapp:create_bare",
     "full": "bench.middlewareapp:create_full",
     "unwrapped": "bench.middlewareapp:create_unwrapped",
+    "headers": "bench.middlewareapp:create_bare_with_headers",
 }
 
 
@@ -65,6 +69,7 @@ def _candidates(servers: dict[str, Server]) -> list[Candidate]:
             "unwrapped",
             wire.get(PING_PATH, host=host("unwrapped")),
         ),
+        Candidate(HEADERS_ONLY, "headers", wire.get(PING_PATH, host=host("headers"))),
     ]
 
 
@@ -90,8 +95,9 @@ async def run(options: Options) -> Report:
             run_server(
                 "unwrapped", SERVERS["unwrapped"], server_env, workdir=env.workdir
             ) as unwrapped,
+            run_server("headers", SERVERS["headers"], server_env, workdir=env.workdir) as headers,
         ):
-            servers = {"bare": bare, "full": full, "unwrapped": unwrapped}
+            servers = {"bare": bare, "full": full, "unwrapped": unwrapped, "headers": headers}
             phases = [
                 Phase(
                     c.name,
@@ -121,6 +127,14 @@ async def run(options: Options) -> Report:
             "same, browser request / bare FastAPI req/s",
             measured[names[2]],
             measured[names[0]],
+            None,
+        )
+    )
+    report.verdicts.append(
+        ratio_at_least(
+            "create_service_app / bare FastAPI with the same headers req/s (the middleware's work)",
+            measured[names[1]],
+            measured[HEADERS_ONLY],
             None,
         )
     )

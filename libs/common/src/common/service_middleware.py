@@ -361,6 +361,7 @@ class ServiceMiddleware:
         token = request_id_var.set(request_id)
         request = enter_request(scope, self.trusted_proxies)
         exchange = _Exchange(self, scope, send, incoming, request_id)
+        measured = False  # by layer 6: all but the answers of layers 3 to 5
         try:
             if incoming.size_problem is not None:
                 refusal = headers_too_large(incoming.size_problem, request_id)
@@ -376,37 +377,33 @@ class ServiceMiddleware:
                 preflight = self.cors.preflight_response(request_headers=Headers(scope=scope))
                 await preflight(scope, receive, exchange.finish)
             else:
-                await self._served(scope, receive, exchange)
+                measured = self.metrics is not None and scope["path"] not in self.metrics_exclude
+                await self._limited(scope, receive, exchange)
         finally:
+            if measured and self.metrics is not None:
+                handler = self.labels.handler(scope)
+                duration = time.perf_counter() - exchange.started
+                self.metrics.observe(scope["method"], handler, exchange.status, duration)
             if self.access_log:
                 log_access(scope, exchange.status, exchange.started)
             request_id_var.reset(token)
             request_scope_var.reset(request)
 
-    async def _served(self, scope: Scope, receive: Receive, exchange: _Exchange) -> None:
-        """Layers 6 to 9: metrics around the body limit, compression and the error guard."""
+    async def _limited(self, scope: Scope, receive: Receive, exchange: _Exchange) -> None:
+        """Layers 7 to 9: the body limit, then the app with compression and the error guard."""
+        declared = exchange.incoming.content_length
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_size:
+            refusal = payload_too_large(self.max_body_size, exchange.request_id)
+            await refusal(scope, receive, exchange.decorated)
+            return
+        limited = limited_receive(receive, self.max_body_size)
         try:
-            declared = exchange.incoming.content_length
-            if declared is not None and declared.isdigit() and int(declared) > self.max_body_size:
-                refusal = payload_too_large(self.max_body_size, exchange.request_id)
-                await refusal(scope, receive, exchange.decorated)
-                return
-            limited = limited_receive(receive, self.max_body_size)
-            try:
-                await self.app(scope, limited, exchange.compressed)
-            except Exception as exc:
-                if exchange.responding:
-                    raise  # half a response is out; only the server can end it
-                response = await unexpected_error_handler(Request(scope), exc)
-                await response(scope, limited, exchange.compressed)
-        finally:
-            if self.metrics is not None and scope["path"] not in self.metrics_exclude:
-                self.metrics.observe(
-                    scope["method"],
-                    self.labels.handler(scope),
-                    exchange.status,
-                    time.perf_counter() - exchange.started,
-                )
+            await self.app(scope, limited, exchange.compressed)
+        except Exception as exc:
+            if exchange.responding:
+                raise  # half a response is out; only the server can end it
+            response = await unexpected_error_handler(Request(scope), exc)
+            await response(scope, limited, exchange.compressed)
 
     def csp_for(self, scope: Scope) -> bytes:
         return content_security_policy(scope["path"], self.docs_paths)

@@ -283,7 +283,10 @@ class _Exchange:
             and len(message.get("body", b"")) < minimum
         ):
             self.passing = True
-            await self.decorated(self.held)
+            if self._stamped_as_usual(self.held):  # `decorated`, one call shorter
+                await self.send(self.held)
+            else:
+                await self._decorated_start(self.held)
             await self.send(message)  # a body: `decorated` would pass it on unchanged
             return
         self.responder = responder = self.layers.responder(

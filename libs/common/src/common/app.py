@@ -5,6 +5,9 @@ A service's `main.py` passes its routers and, if it needs one, a `runtime` facto
 shared `ServiceCore`, it builds the service's own typed runtime (its singletons, start-up work,
 background tasks) as an async context manager, which the app holds for its life
 (`common.runtime`, `common.dependencies`).
+
+`create_stateless_app` builds the same app for a process with no database or Redis of its own
+(the gateway): the same middleware, error handlers, health, metrics and docs, and its runtime.
 """
 
 from __future__ import annotations
@@ -27,13 +30,13 @@ from common.audit import OutboxMixin, OutboxRelay, RelayMetrics, stop_relay
 from common.db.session import Database
 from common.docs import DOCS_URL, REDOC_URL, install_docs
 from common.error_handlers import install_error_handlers
-from common.health import ReadinessChecks
+from common.health import ReadinessChecks, attach_readiness
 from common.health import router as health_router
 from common.logging import configure_logging
 from common.metrics import HttpMetrics, metrics_router
 from common.operation_ids import operation_id_generator
 from common.redis import KeySpace, create_redis
-from common.runtime import ServiceCore, attach_core, attach_runtime
+from common.runtime import ServiceCore, StatelessCore, attach_core, attach_runtime
 from common.schemas import error_responses
 from common.security.jwks import JwksSource, TokenVerifier, http_jwks_source
 from common.security.revocation import RevocationFeed, RevocationList
@@ -44,6 +47,9 @@ logger = logging.getLogger(__name__)
 
 RuntimeFactory = Callable[[ServiceCore], AbstractAsyncContextManager[object]]
 """Builds a service's own runtime on the core (and closes it): `create_service_app(runtime=)`."""
+StatelessRuntimeFactory = Callable[[StatelessCore], AbstractAsyncContextManager[object]]
+"""The same for an app without a database: `create_stateless_app(runtime=)`."""
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 JwksSourceFactory = Callable[[ServiceSettings, Database], JwksSource]
 """Where the verifier's keys come from, when not `JWKS_URL` (auth reads its own table)."""
 
@@ -125,6 +131,7 @@ def create_service_app(
     """`outbox`: the service's audit outbox table; its relay then runs in the lifespan unless
     AUDIT_RELAY_ENABLED is false. `runtime`: see the module's docstring."""
     configure_logging(settings)
+    metrics_registry = _metrics_registry(settings)
 
     @asynccontextmanager
     async def app_lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -164,6 +171,7 @@ def create_service_app(
             audit_relay=relay,
         )
         attach_core(app, core)
+        attach_readiness(app, readiness.checks)
         relay_task = asyncio.create_task(relay.run(), name="audit-relay") if relay else None
         try:
             if runtime is None:
@@ -186,12 +194,92 @@ def create_service_app(
             await redis.aclose()
             await database.dispose()
 
+    return _assemble(
+        settings,
+        app_lifespan,
+        metrics_registry,
+        title=title,
+        description=description,
+        version=version,
+        routers=routers,
+        root_routers=root_routers,
+        openapi_tags=openapi_tags,
+        api_responses=UNAVAILABLE,
+    )
+
+
+def create_stateless_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str,
+    version: str = "0.1.0",
+    routers: Sequence[APIRouter] = (),
+    root_routers: Sequence[APIRouter] = (),
+    runtime: StatelessRuntimeFactory | None = None,
+    openapi_tags: list[dict[str, Any]] | None = None,
+) -> FastAPI:
+    """An app with the shape of a service (the shared middleware, error handlers, `/health`,
+    `/metrics`, docs) but no database, Redis or token verifier of its own: the gateway. Its
+    lifespan builds only `runtime`, given a `StatelessCore` (settings and metrics registry),
+    and `/health/ready` has no dependency to check (it answers ok once started)."""
+    configure_logging(settings)
+    metrics_registry = _metrics_registry(settings)
+
+    @asynccontextmanager
+    async def app_lifespan(app: FastAPI) -> AsyncIterator[None]:
+        attach_readiness(app, {})
+        if runtime is None:
+            _settle_heap(settings)
+            yield
+            return
+        core = StatelessCore(settings=settings, metrics=metrics_registry)
+        async with runtime(core) as app_runtime:
+            attach_runtime(app, app_runtime)
+            _settle_heap(settings)
+            yield
+
+    return _assemble(
+        settings,
+        app_lifespan,
+        metrics_registry,
+        title=title,
+        description=description,
+        version=version,
+        routers=routers,
+        root_routers=root_routers,
+        openapi_tags=openapi_tags,
+        api_responses={},
+    )
+
+
+def _metrics_registry(settings: ServiceSettings) -> CollectorRegistry | None:
+    """The app's Prometheus registry (None with METRICS_ENABLED=false)."""
+    return CollectorRegistry() if settings.metrics_enabled else None
+
+
+def _assemble(
+    settings: ServiceSettings,
+    lifespan: Lifespan,
+    metrics_registry: CollectorRegistry | None,
+    *,
+    title: str,
+    description: str,
+    version: str,
+    routers: Sequence[APIRouter],
+    root_routers: Sequence[APIRouter],
+    openapi_tags: list[dict[str, Any]] | None,
+    api_responses: dict[int | str, dict[str, Any]],
+) -> FastAPI:
+    """The FastAPI app both factories make around their lifespan: docs, error handlers, health,
+    the routers (API ones under API_PREFIX, listing `api_responses` besides the shared
+    refusals), metrics and the shared middleware."""
     docs = settings.serves_docs  # DOCS_ENABLED; off in production unless set
     app = FastAPI(
         title=title,
         description=description,
         version=version,
-        lifespan=app_lifespan,
+        lifespan=lifespan,
         openapi_tags=openapi_tags,
         generate_unique_id_function=operation_id_generator(settings.api_prefix),
         swagger_ui_parameters={"persistAuthorization": True},
@@ -207,12 +295,12 @@ def create_service_app(
     app.include_router(health_router, responses=refusals)
     for router in routers:
         app.include_router(
-            router, prefix=settings.api_prefix, responses={**refusals, **UNAVAILABLE}
+            router, prefix=settings.api_prefix, responses={**refusals, **api_responses}
         )
     for router in root_routers:
         app.include_router(router, responses=refusals)
 
-    metrics_registry = _install_middleware(app, settings)
+    _install_middleware(app, settings, metrics_registry)
     return app
 
 
@@ -226,10 +314,10 @@ def _settle_heap(settings: ServiceSettings) -> None:
         gc.freeze()
 
 
-def _install_middleware(app: FastAPI, settings: ServiceSettings) -> CollectorRegistry | None:
-    """The shared middleware, in one pass (`common.service_middleware`). Returns the metrics
-    registry (None with METRICS_ENABLED=false)."""
-    registry = CollectorRegistry() if settings.metrics_enabled else None
+def _install_middleware(
+    app: FastAPI, settings: ServiceSettings, registry: CollectorRegistry | None
+) -> None:
+    """The shared middleware, in one pass (`common.service_middleware`), and `/metrics`."""
     if registry is not None:
         app.include_router(metrics_router(registry))
     app.add_middleware(
@@ -246,4 +334,3 @@ def _install_middleware(app: FastAPI, settings: ServiceSettings) -> CollectorReg
         access_log=settings.access_log,
         trusted_proxies=settings.trusted_proxy_networks,
     )
-    return registry

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from common.db.session import Database
 from common.redis import create_redis
-from common.runtime import service_core
+from common.runtime import HasState
 from common.settings import ServiceSettings
 
 logger = logging.getLogger(__name__)
@@ -55,6 +55,19 @@ class ReadinessChecks:
     async def aclose(self) -> None:
         await self._redis.aclose()
         await self._database.dispose()
+
+
+def attach_readiness(app: HasState, checks: Mapping[str, HealthCheck]) -> None:
+    """What `/health/ready` of this app asks, set by the app factory's lifespan."""
+    app.state.readiness_checks = checks
+
+
+def readiness_checks(app: HasState) -> Mapping[str, HealthCheck]:
+    """The checks of a started app; RuntimeError if its lifespan has not run."""
+    checks = getattr(app.state, "readiness_checks", None)
+    if not isinstance(checks, Mapping):
+        raise RuntimeError("the app has not started: its lifespan has not run")
+    return checks
 
 
 class HealthResponse(BaseModel):
@@ -94,7 +107,7 @@ async def health() -> HealthResponse:
     responses={503: {"model": HealthResponse}},
 )
 async def ready(request: Request) -> HealthResponse | JSONResponse:
-    result = await run_checks(service_core(request.app).readiness.checks)
+    result = await run_checks(readiness_checks(request.app))
     if result.status == "ok":
         return result
     return JSONResponse(result.model_dump(), status_code=503)

@@ -45,6 +45,15 @@ class ServiceCore:
     audit_relay: OutboxRelay | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StatelessCore:
+    """What `create_stateless_app` gives the runtime of an app without a database or Redis of
+    its own (the gateway): its settings and metrics registry."""
+
+    settings: ServiceSettings
+    metrics: CollectorRegistry | None = None
+
+
 class HasState(Protocol):
     """A Starlette or FastAPI application (what the accessors need of it)."""
 

@@ -40,6 +40,11 @@ async def echo(runtime: EchoDep) -> dict[str, str]:
     return {"service": runtime.core.settings.service_name}
 
 
+@router.get("/large", summary="An answer worth compressing")
+async def large() -> dict[str, str]:
+    return {"text": "compressible " * 1000}
+
+
 def make_settings(**overrides: Any) -> ServiceSettings:
     values: dict[str, Any] = {
         "service_name": "stateless-test",
@@ -52,7 +57,9 @@ def make_settings(**overrides: Any) -> ServiceSettings:
     return ServiceSettings(_env_file=None, **values)
 
 
-def make_app(events: list[str] | None = None, **overrides: Any) -> FastAPI:
+def make_app(
+    events: list[str] | None = None, *, compress: bool = True, **overrides: Any
+) -> FastAPI:
     log = events if events is not None else []
 
     @asynccontextmanager
@@ -67,6 +74,7 @@ def make_app(events: list[str] | None = None, **overrides: Any) -> FastAPI:
         description="An app without a database, built by the shared factory.",
         routers=[router],
         runtime=runtime,
+        compress=compress,
     )
 
 
@@ -147,3 +155,17 @@ class TestSharedShape:
         statuses = [(await client.get(p)).status_code for p in ("/docs", "/openapi.json")]
 
         assert statuses == [200, 200]
+
+
+class TestCompression:
+    @pytest.mark.parametrize(("compress", "encoding"), [(True, "gzip"), (False, None)])
+    async def test_gzip_is_the_apps_choice(
+        self, running: ClientOpener, compress: bool, encoding: str | None
+    ) -> None:
+        """An app that relays answers others made (the gateway) passes them as they are."""
+        async with running(make_app(compress=compress)) as client:
+            response = await client.get("/api/v1/echo/large", headers={"Accept-Encoding": "gzip"})
+
+        assert response.headers.get("content-encoding") == encoding
+        assert response.json() == {"text": "compressible " * 1000}
+        assert response.headers["x-request-id"]

@@ -218,11 +218,13 @@ def create_stateless_app(
     root_routers: Sequence[APIRouter] = (),
     runtime: StatelessRuntimeFactory | None = None,
     openapi_tags: list[dict[str, Any]] | None = None,
+    compress: bool = True,
 ) -> FastAPI:
     """An app with the shape of a service (the shared middleware, error handlers, `/health`,
     `/metrics`, docs) but no database, Redis or token verifier of its own: the gateway. Its
     lifespan builds only `runtime`, given a `StatelessCore` (settings and metrics registry),
-    and `/health/ready` has no dependency to check (it answers ok once started)."""
+    and `/health/ready` has no dependency to check (it answers ok once started).
+    `compress=False`: no GZip layer (an app relaying answers others made and compressed)."""
     configure_logging(settings)
     metrics_registry = _metrics_registry(settings)
 
@@ -250,6 +252,7 @@ def create_stateless_app(
         root_routers=root_routers,
         openapi_tags=openapi_tags,
         api_responses={},
+        compress=compress,
     )
 
 
@@ -270,6 +273,7 @@ def _assemble(
     root_routers: Sequence[APIRouter],
     openapi_tags: list[dict[str, Any]] | None,
     api_responses: dict[int | str, dict[str, Any]],
+    compress: bool = True,
 ) -> FastAPI:
     """The FastAPI app both factories make around their lifespan: docs, error handlers, health,
     the routers (API ones under API_PREFIX, listing `api_responses` besides the shared
@@ -300,7 +304,7 @@ def _assemble(
     for router in root_routers:
         app.include_router(router, responses=refusals)
 
-    _install_middleware(app, settings, metrics_registry)
+    _install_middleware(app, settings, metrics_registry, compress=compress)
     return app
 
 
@@ -315,7 +319,7 @@ def _settle_heap(settings: ServiceSettings) -> None:
 
 
 def _install_middleware(
-    app: FastAPI, settings: ServiceSettings, registry: CollectorRegistry | None
+    app: FastAPI, settings: ServiceSettings, registry: CollectorRegistry | None, *, compress: bool
 ) -> None:
     """The shared middleware, in one pass (`common.service_middleware`), and `/metrics`."""
     if registry is not None:
@@ -333,4 +337,5 @@ def _install_middleware(
         docs_paths=(DOCS_URL, REDOC_URL),
         access_log=settings.access_log,
         trusted_proxies=settings.trusted_proxy_networks,
+        compress=compress,
     )

@@ -80,7 +80,8 @@ def parse_networks(entries: tuple[str, ...]) -> tuple[IPNetwork, ...]:
     return tuple(ipaddress.ip_network(entry.strip(), strict=False) for entry in entries)
 
 
-def _trusted(address: IPAddress, networks: Sequence[IPNetwork]) -> bool:
+def is_trusted(address: IPAddress, networks: Sequence[IPNetwork]) -> bool:
+    """`address` is in one of `networks` (TRUSTED_PROXIES)."""
     return any(address.version == n.version and address in n for n in networks)
 
 
@@ -95,7 +96,7 @@ def _forwarded_chain(scope: Scope) -> list[str]:
 def client_address(scope: Scope, trusted_proxies: Sequence[IPNetwork] = ()) -> IPAddress | None:
     peer = scope.get("client")
     address = parse_address(peer[0] if peer else None)
-    if address is None or not trusted_proxies or not _trusted(address, trusted_proxies):
+    if address is None or not trusted_proxies or not is_trusted(address, trusted_proxies):
         return address
     for hop in reversed(_forwarded_chain(scope)):
         forwarded = parse_address(hop)
@@ -104,7 +105,7 @@ def client_address(scope: Scope, trusted_proxies: Sequence[IPNetwork] = ()) -> I
             # proxy itself (every client would share its throttling bucket).
             return None
         address = forwarded
-        if not _trusted(forwarded, trusted_proxies):
+        if not is_trusted(forwarded, trusted_proxies):
             break
     return address
 

@@ -12,7 +12,8 @@ same work in the same order, from the outside in:
 5. CORS (Starlette's `CORSMiddleware` answers preflights and decorates answers to an `Origin`);
 6. Prometheus metrics (`common.metrics`), except for `/metrics` itself;
 7. 413 for a body over MAX_BODY_SIZE;
-8. GZip (Starlette's responders), only for answers it could change;
+8. GZip (Starlette's responders), only for answers it could change (none with `compress`
+   false: an app that relays answers others made, the gateway, passes them as they are);
 9. the generic 500 for an exception no handler claimed, inside all of the above.
 
 What the layers read from the request is found in one scan of its headers, and what they add to
@@ -257,6 +258,12 @@ class _Exchange:
         start["headers"] = raw
         await self.finish(start)
 
+    async def uncompressed(self, message: Message) -> None:
+        """The app's `send` without layer 8: `decorated`, noting that the answer started."""
+        if message["type"] == "http.response.start":
+            self.responding = True
+        await self.decorated(message)
+
     async def compressed(self, message: Message) -> None:
         """The app's `send`: through GZip (layer 8), then `decorated`. An answer that declares
         a body under the minimum size is held until its body: sent in one message, it goes out
@@ -318,8 +325,10 @@ class ServiceMiddleware:
         docs_paths: Sequence[str] = (),
         access_log: bool = True,
         trusted_proxies: Sequence[IPNetwork] = (),
+        compress: bool = True,
     ) -> None:
         self.app = app
+        self.compress = compress
         self.max_headers_size = max_headers_size
         self.max_header_field_size = max_header_field_size
         self.max_body_size = max_body_size
@@ -400,13 +409,14 @@ class ServiceMiddleware:
             await refusal(scope, receive, exchange.decorated)
             return
         limited = limited_receive(receive, self.max_body_size)
+        send = exchange.compressed if self.compress else exchange.uncompressed
         try:
-            await self.app(scope, limited, exchange.compressed)
+            await self.app(scope, limited, send)
         except Exception as exc:
             if exchange.responding:
                 raise  # half a response is out; only the server can end it
             response = await unexpected_error_handler(Request(scope), exc)
-            await response(scope, limited, exchange.compressed)
+            await response(scope, limited, send)
 
     def csp_for(self, scope: Scope) -> bytes:
         return content_security_policy(scope["path"], self.docs_paths)

@@ -1,0 +1,1 @@
+"""The gateway: the one front door of the services (`gateway.main:create_app`)."""

@@ -356,3 +356,21 @@ class TestConcurrency:
                 assert echo["upstream"] == ("a" if n % 2 else "b")
                 assert echo["query_string"] == f"n={n}"
                 assert echo["body_size"] == len(str(n)) * n
+
+
+class TestBodyLimit:
+    @pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+    async def test_a_body_over_max_body_size_is_413(
+        self, gateway: GatewayOpener, declared: bool
+    ) -> None:
+        async def pieces() -> Any:
+            for _ in range(5):
+                yield b"x" * 1000
+
+        headers = {"Content-Length": "5000"} if declared else {}
+        async with gateway(max_body_size=2000) as client:
+            response = await client.post("/api/v1/things", content=pieces(), headers=headers)
+            after = await client.post("/api/v1/things", content=b"x" * 2000)
+
+        assert_error(response, 413, "payload_too_large")
+        assert after.json()["body_size"] == 2000

@@ -37,7 +37,7 @@ migrate: database ## Apply every service's migrations (each section of alembic.i
 seed: migrate ## Seed roles, permissions and the signing key (idempotent)
 	$(RUN) python -m auth_service.cli seed
 
-dev: seed ## Run the whole stack: services, Celery worker and beat, Flower (:5555)
+dev: seed ## Run the whole stack: gateway (:8000), services, Celery worker and beat, Flower (:5555)
 	@mkdir -p var/log
 	$(RUN) honcho -f Procfile.dev start
 

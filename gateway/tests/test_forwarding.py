@@ -132,6 +132,16 @@ class TestRequestUnchanged:
         assert values(echo, "accept-encoding") == [""]
         assert values(echo, "user-agent") == [""]
 
+    async def test_a_body_sent_with_expect_100_continue_arrives(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        response = await client.post(
+            "/api/v1/things", content=b"x" * 5000, headers={"Expect": "100-continue"}
+        )
+
+        assert response.json()["body_size"] == 5000
+        assert values(response.json(), "expect") == []
+
     async def test_a_repeated_header_arrives_repeated(self, client: httpx.AsyncClient) -> None:
         response = await client.get("/api/v1/things", headers=[("X-Many", "1"), ("X-Many", "2")])
 
@@ -171,12 +181,14 @@ class TestHopByHop:
                 "Proxy-Authorization": "Basic Zm9vOmJhcg==",
                 "Proxy-Connection": "keep-alive",
                 "Upgrade": "h2c",
+                "Expect": "100-continue",
                 "X-End-To-End": "kept",
             },
         )
 
         names = {name for name, _ in response.json()["headers"]}
         dropped = {
+            "expect",
             "x-hop",
             "keep-alive",
             "te",
@@ -315,6 +327,32 @@ class TestUpstreamFailures:
         assert_error(response, 504, "gateway_timeout")
         assert took < 3
         assert fast.status_code == 200
+
+
+class TestAnswersBrokenOff:
+    """Once the head is out, the status cannot change: the client gets a body cut short and a
+    closed connection, promptly, never a complete-looking wrong body or a hang."""
+
+    HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 100000\r\n\r\n"
+
+    @pytest.mark.parametrize("stall", [0.0, 2.0], ids=["closed", "silent"])
+    async def test_the_client_sees_a_truncated_answer_in_time(
+        self, gateway: GatewayOpener, upstream_a: tuple[EchoUpstream, str], stall: float
+    ) -> None:
+        async with (
+            hanging_up_server(after=self.HEAD + b"x" * 1000, stall=stall) as rude,
+            gateway(
+                {"a": {"url": upstream_a[1]}, "b": {"url": rude, "read_timeout": 0.3}}
+            ) as client,
+        ):
+            started = time.perf_counter()
+            with pytest.raises(httpx.RemoteProtocolError):
+                await client.get("/api/v1/other/1")
+            took = time.perf_counter() - started
+            after = await client.get("/api/v1/things/1")
+
+        assert took < 1.5
+        assert after.status_code == 200
 
 
 class TestDisconnects:

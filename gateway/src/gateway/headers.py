@@ -42,6 +42,9 @@ _CONTENT_LENGTH = b"content-length"
 _TRANSFER_ENCODING = b"transfer-encoding"
 # Set by the gateway itself, whatever the client sent.
 _REPLACED = frozenset({_HOST, _REQUEST_ID, _FORWARDED_FOR, _FORWARDED_PROTO, _FORWARDED_HOST})
+# `Expect: 100-continue` was the gateway server's to answer (it did, when the body was first
+# read); passed on, aiohttp would hold the body until the upstream says 100 too.
+_EXPECT = b"expect"
 # The gateway's server adds its own; the upstream's would make them twice.
 _SERVER_OWN = frozenset({b"date", b"server"})
 
@@ -79,7 +82,7 @@ def request_headers(
 ) -> OutgoingRequest:
     """The headers to send upstream for the request of `scope` (see the module's docstring)."""
     raw: list[tuple[bytes, bytes]] = scope["headers"]
-    dropped = HOP_BY_HOP | _connection_named(raw)
+    dropped = HOP_BY_HOP | {_EXPECT} | _connection_named(raw)
     peer = scope.get("client")
     peer_address = parse_address(peer[0] if peer else None)
     trusted = peer_address is not None and is_trusted(peer_address, trusted_proxies)

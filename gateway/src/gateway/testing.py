@@ -196,12 +196,17 @@ async def serve_upstream(name: str) -> AsyncIterator[tuple[EchoUpstream, str]]:
 
 
 @asynccontextmanager
-async def hanging_up_server() -> AsyncIterator[str]:
-    """A TCP server that reads the request's head and closes the connection without a word."""
+async def hanging_up_server(*, after: bytes = b"", stall: float = 0.0) -> AsyncIterator[str]:
+    """A TCP server that reads the request's head, writes `after` (nothing: not a word; the
+    head of an answer and part of its body: an answer broken off), waits up to `stall` seconds
+    (less if the gateway hangs up first) and closes the connection."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             await reader.readuntil(b"\r\n\r\n")
+            writer.write(after)
+            await writer.drain()
+            await asyncio.wait_for(reader.read(), stall)
         writer.close()
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +18,8 @@ from auth_service.services.notifications import PURGE_EXPIRED, QUEUE
 from common.celery_app import create_celery_app
 from common.db import utcnow
 from common.runtime import service_core, service_runtime
+
+WORKER_DEADLINE_SECONDS = 60.0
 
 
 class TestPurgeExpiredTokens:
@@ -46,13 +49,17 @@ class TestPurgeExpiredTokens:
             producer.send_task(PURGE_EXPIRED, queue=QUEUE)
         finally:
             producer.close()
+        # The worker starts with the test (its imports alone take seconds on a busy machine),
+        # so the deadline is generous; a purge that ran returns at once.
+        deadline = time.monotonic() + WORKER_DEADLINE_SECONDS
         remaining = -1
-        for _ in range(200):
+        while time.monotonic() < deadline and celery_worker.poll() is None:
             async with service_core(app).database.sessionmaker() as session:
                 owners = set(await session.scalars(select(RefreshToken.user_id)))
                 remaining = int(await session.scalar(select(func.count(RefreshToken.id))) or 0)
             if remaining == 1:
                 break
             await asyncio.sleep(0.05)
+        assert celery_worker.poll() is None, "the celery worker died"
         assert remaining == 1
         assert {str(owner) for owner in owners} == {live.id}

@@ -4,12 +4,15 @@ of a table or an upstream that cannot work."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
 from gateway.settings import GatewaySettings
+
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def make(**values: Any) -> GatewaySettings:
@@ -97,3 +100,9 @@ class TestRefusals:
     def test_a_route_to_an_upstream_that_is_not_there(self) -> None:
         with pytest.raises(ValidationError, match=r"lacks: \['storage'\]"):
             make(gateway_routes={"/api/v1/files": "storage"})
+
+
+class TestReadme:
+    @pytest.mark.parametrize("field", sorted(set(GatewaySettings.model_fields)))
+    def test_documents_every_setting(self, field: str) -> None:
+        assert f"`{field.upper()}`" in README.read_text(encoding="utf-8")

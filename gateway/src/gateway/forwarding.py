@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from urllib.parse import quote_from_bytes
 
 import aiohttp
@@ -28,6 +28,7 @@ from yarl import URL
 
 from common.client import IPNetwork
 from common.context import request_id_from_scope
+from common.health import HealthCheck
 from common.middleware import request_id_for
 from common.runtime import service_runtime
 from gateway.exceptions import BadGateway, GatewayTimeout, NoRoute
@@ -126,7 +127,8 @@ async def _copy_unless_disconnected(
 
 class Forwarder:
     """Sends requests to the upstreams of the routing table over one aiohttp session (one pool
-    of keep-alive connections) and relays their answers."""
+    of keep-alive connections) and relays their answers. The app's runtime: it carries the
+    `readiness_checks` of the upstreams, which `/health/ready` asks (`ReportsReadiness`)."""
 
     def __init__(
         self,
@@ -134,10 +136,12 @@ class Forwarder:
         table: RoutingTable,
         *,
         trusted_proxies: Sequence[IPNetwork] = (),
+        readiness_checks: Mapping[str, HealthCheck] | None = None,
     ) -> None:
         self.session = session
         self.table = table
         self.trusted_proxies = tuple(trusted_proxies)
+        self.readiness_checks: Mapping[str, HealthCheck] = readiness_checks or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]

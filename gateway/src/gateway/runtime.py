@@ -1,5 +1,6 @@
 """What the gateway builds at start-up: the routing table and one aiohttp session, whose
-connection pool every forwarded request shares (`create_stateless_app(runtime=...)`)."""
+connection pool every forwarded request (and each upstream's readiness check) shares
+(`create_stateless_app(runtime=...)`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import aiohttp
 from common.app import StatelessRuntimeFactory
 from common.runtime import StatelessCore
 from gateway.forwarding import Forwarder
+from gateway.readiness import UpstreamReadiness
 from gateway.routing import RoutingTable
 from gateway.settings import GatewaySettings
 
@@ -35,13 +37,28 @@ def client_session(settings: GatewaySettings) -> aiohttp.ClientSession:
 
 
 def runtime(settings: GatewaySettings) -> StatelessRuntimeFactory:
-    """The factory `create_stateless_app` calls in the lifespan: the `Forwarder`, whose
-    session is closed (and its pool with it) when the app stops."""
+    """The factory `create_stateless_app` calls in the lifespan: the `Forwarder`, with the
+    upstreams' readiness checks, whose session is closed (and its pool with it) when the app
+    stops."""
 
     @asynccontextmanager
     async def build(core: StatelessCore) -> AsyncIterator[Forwarder]:
         table = RoutingTable(settings.gateway_routes, settings.gateway_upstreams)
         async with client_session(settings) as session:
-            yield Forwarder(session, table, trusted_proxies=settings.trusted_proxy_networks)
+            readiness = UpstreamReadiness(
+                session,
+                settings.gateway_upstreams,
+                timeout=settings.upstream_ready_timeout,
+                cache_seconds=settings.upstream_ready_cache_seconds,
+            )
+            try:
+                yield Forwarder(
+                    session,
+                    table,
+                    trusted_proxies=settings.trusted_proxy_networks,
+                    readiness_checks=readiness.checks,
+                )
+            finally:
+                await readiness.aclose()
 
     return build

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from common.health import CHECK_TIMEOUT_SECONDS
 from common.settings import ServiceSettings
 
 AUTH = "auth"
@@ -86,6 +87,12 @@ class GatewaySettings(ServiceSettings):
     # Streamed bodies: the gateway holds no more than a few pieces of this size per request,
     # so this (not MAX_BODY_SIZE) bounds its memory.
     max_body_size: int = Field(default=1024 * 1024 * 1024, ge=1)
+    # `/health/ready` asks each upstream's own: in at most this many seconds (no more than
+    # common's limit on any readiness check), a result kept this long for the next probes.
+    upstream_ready_timeout: float = Field(
+        default=CHECK_TIMEOUT_SECONDS, gt=0, le=CHECK_TIMEOUT_SECONDS
+    )
+    upstream_ready_cache_seconds: float = Field(default=2.0, ge=0, le=60)
 
     @field_validator("gateway_routes")
     @classmethod

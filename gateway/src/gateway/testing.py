@@ -1,7 +1,9 @@
 """A small upstream service for the gateway's tests (and benchmarks), as a raw ASGI app served
 by uvicorn on loopback: it echoes what it received (method, path, query, headers, a digest of
 the body, in how many pieces it came), and on a few paths answers slowly, streams a large
-body, streams forever, or sends hop-by-hop headers. What it saw of the streams it served is
+body, streams forever, or sends hop-by-hop headers; `/health/ready` answers as a service's
+readiness does (ok, or the status and code the test sets), after the delay the test sets,
+and counts the calls. What it saw of the streams it served is
 kept for the tests to read."""
 
 from __future__ import annotations
@@ -56,13 +58,20 @@ class EchoUpstream:
     open_streams: int = 0
     streams_ended: int = 0
     ended: asyncio.Event = field(default_factory=asyncio.Event)
+    # `/health/ready`: what it answers, after how long, how often it was asked.
+    ready_status: str = "ok"
+    ready_code: int = 200
+    ready_delay: float = 0.0
+    ready_calls: int = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return  # lifespan: nothing to start
         query = {k: v[0] for k, v in parse_qs(scope["query_string"].decode()).items()}
         last = scope["path"].rsplit("/", 1)[-1]
-        if last == "slow":
+        if scope["path"] == "/health/ready":
+            await self._ready(receive, send)
+        elif last == "slow":
             await self._slow(float(query["seconds"]), scope, receive, send)
         elif last == "download":
             await self._download(int(query["size"]), send)
@@ -72,6 +81,26 @@ class EchoUpstream:
             await self._hop_by_hop(send)
         else:
             await self._echo(scope, receive, send)
+
+    async def _ready(self, receive: Receive, send: Send) -> None:
+        self.ready_calls += 1
+        if self.ready_delay:
+            # Gives up as soon as the gateway hangs up, so the server stops promptly.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(_until_disconnected(receive), self.ready_delay)
+                return
+        body = json.dumps({"status": self.ready_status, "checks": {"database": "ok"}}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": self.ready_code,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
 
     async def _body_digest(self, receive: Receive) -> tuple[int, str, int]:
         digest = hashlib.sha256()

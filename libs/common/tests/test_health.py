@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from common import health
-from common.health import run_checks
+from common.health import NotReady, run_checks
 from common.runtime import service_core
 from common.testing import free_port
 
@@ -166,3 +166,19 @@ class TestRunChecks:
 
         assert result.status == "ok"
         assert loop.time() - started < 0.4
+
+
+class TestReportedStatus:
+    async def test_a_check_may_report_its_own_word(self) -> None:
+        async def draining() -> None:
+            raise NotReady("draining")
+
+        async def fine() -> None:
+            return None
+
+        result = await run_checks({"a": fine, "b": draining})
+
+        assert result.model_dump() == {
+            "status": "unavailable",
+            "checks": {"a": "ok", "b": "draining"},
+        }

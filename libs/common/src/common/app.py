@@ -30,7 +30,7 @@ from common.audit import OutboxMixin, OutboxRelay, RelayMetrics, stop_relay
 from common.db.session import Database
 from common.docs import DOCS_URL, REDOC_URL, install_docs
 from common.error_handlers import install_error_handlers
-from common.health import ReadinessChecks, attach_readiness
+from common.health import ReadinessChecks, ReportsReadiness, attach_readiness
 from common.health import router as health_router
 from common.logging import configure_logging
 from common.metrics import HttpMetrics, metrics_router
@@ -223,7 +223,8 @@ def create_stateless_app(
     """An app with the shape of a service (the shared middleware, error handlers, `/health`,
     `/metrics`, docs) but no database, Redis or token verifier of its own: the gateway. Its
     lifespan builds only `runtime`, given a `StatelessCore` (settings and metrics registry),
-    and `/health/ready` has no dependency to check (it answers ok once started).
+    and `/health/ready` asks the runtime's `readiness_checks` when it has some
+    (`ReportsReadiness`: the gateway's upstreams), else answers ok once started.
     `compress=False`: no GZip layer (an app relaying answers others made and compressed)."""
     configure_logging(settings)
     metrics_registry = _metrics_registry(settings)
@@ -238,6 +239,8 @@ def create_stateless_app(
         core = StatelessCore(settings=settings, metrics=metrics_registry)
         async with runtime(core) as app_runtime:
             attach_runtime(app, app_runtime)
+            if isinstance(app_runtime, ReportsReadiness):
+                attach_readiness(app, app_runtime.readiness_checks)
             _settle_heap(settings)
             yield
 

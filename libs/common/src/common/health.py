@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Literal
+from typing import Literal, Protocol, runtime_checkable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -57,6 +57,23 @@ class ReadinessChecks:
         await self._database.dispose()
 
 
+class NotReady(Exception):
+    """Raised by a check to report a status of its own (a word such as `unavailable`, shown as
+    the check's status) rather than `unavailable`: the gateway relays an upstream's."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+@runtime_checkable
+class ReportsReadiness(Protocol):
+    """A runtime of `create_stateless_app` with checks of its own for `/health/ready`."""
+
+    @property
+    def readiness_checks(self) -> Mapping[str, HealthCheck]: ...
+
+
 def attach_readiness(app: HasState, checks: Mapping[str, HealthCheck]) -> None:
     """What `/health/ready` of this app asks, set by the app factory's lifespan."""
     app.state.readiness_checks = checks
@@ -72,24 +89,27 @@ def readiness_checks(app: HasState) -> Mapping[str, HealthCheck]:
 
 class HealthResponse(BaseModel):
     status: Literal["ok", "unavailable"]
-    checks: dict[str, Literal["ok", "unavailable"]] = {}
+    # Each check's state: `ok`, `unavailable`, or the word a check reported (`NotReady`).
+    checks: dict[str, str] = {}
 
 
-async def _run_check(name: str, check: HealthCheck) -> bool:
+async def _run_check(name: str, check: HealthCheck) -> str:
     try:
         await asyncio.wait_for(check(), timeout=CHECK_TIMEOUT_SECONDS)
+    except NotReady as not_ready:
+        logger.warning("readiness check %s: %s", name, not_ready.status)
+        return not_ready.status
     except Exception as exc:  # noqa: BLE001 (any failure means not ready; say which)
         logger.warning("readiness check %s failed: %s", name, exc.__class__.__name__)
-        return False
-    return True
+        return "unavailable"
+    return "ok"
 
 
 async def run_checks(checks: Mapping[str, HealthCheck]) -> HealthResponse:
     results = await asyncio.gather(*(_run_check(n, c) for n, c in checks.items()))
-    states: dict[str, Literal["ok", "unavailable"]] = {
-        name: "ok" if ok else "unavailable" for name, ok in zip(checks, results, strict=True)
-    }
-    return HealthResponse(status="ok" if all(results) else "unavailable", checks=states)
+    states = dict(zip(checks, results, strict=True))
+    ready = all(state == "ok" for state in results)
+    return HealthResponse(status="ok" if ready else "unavailable", checks=states)
 
 
 router = APIRouter(tags=["health"])
